@@ -1,0 +1,4 @@
+// The durable assignment store (Postgres): what other folders may use.
+export { AssignmentStore, createAssignmentStore } from './assignments.js';
+export type { Assignment, AssignmentLogRow, LogEntry, StoreOptions } from './assignments.js';
+export { RetryQueue } from './retry-queue.js';
