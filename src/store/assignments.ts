@@ -64,6 +64,9 @@ export class AssignmentStore {
       statement_timeout: 10_000,
     });
     pool.on('error', (err) => this.logger.warn({ err }, 'postgres pool error'));
+    // A connection cut while a client is checked out emits 'error' on that client; without a
+    // listener it would crash the process. The query in flight still rejects and is retried.
+    pool.on('connect', (client) => client.on('error', (err) => this.logger.warn({ err }, 'postgres connection error')));
     this.db = new Kysely<StoreSchema>({ dialect: new PostgresDialect({ pool }) });
     this.queue = new RetryQueue(this.logger);
   }
