@@ -1,0 +1,124 @@
+// `leasehold admin …`: the operator CLI. Human output by default, --json for scripts.
+// Exit codes: 0 done, 1 the operation was refused (unknown guild/pod, nothing to release),
+// 2 usage or configuration, 3 Redis unreachable, 4 Postgres unreachable.
+import { Command, CommanderError } from 'commander';
+import { envHelp, loadConfig } from '../config.js';
+import { openClusterClient } from '../cluster/client.js';
+import { createAssignmentStore } from '../store/index.js';
+import { DEFAULT_RING_VERSION, ringParams } from '../cluster/ring.js';
+import { AppError, errorMessage } from '../errors.js';
+import * as ops from './operations.js';
+import { formatLease, formatStatus } from './format.js';
+
+class ExitError extends Error {
+  constructor(readonly exitCode: number, message: string) {
+    super(message);
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('leasehold admin')
+    .description('Operate a leasehold cluster: inspect ownership, pin and move guilds, cordon pods.')
+    .option('--json', 'print JSON instead of text')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .addHelpText('after', `\nEnvironment:\n${envHelp('admin')}`);
+
+  const withDeps = (fn: (d: ops.AdminDeps, json: boolean) => Promise<void>) => async () => {
+    const json = Boolean(program.opts()['json']);
+    const config = loadConfig('admin');
+    const cluster = openClusterClient({ ...config, name: 'leasehold-admin' });
+    const store = createAssignmentStore({ databaseUrl: config.databaseUrl, schema: config.databaseSchema });
+    try {
+      await cluster.redis.ping().catch((err: unknown) => {
+        throw new ExitError(3, `Redis unreachable at ${redact(config.redisUrl)}: ${errorMessage(err)}`);
+      });
+      await store.migrate().catch((err: unknown) => {
+        throw new ExitError(4, `Postgres unreachable at ${redact(config.databaseUrl)}: ${errorMessage(err)}`);
+      });
+      await fn({ cluster, store, ringParams: ringParams(config.ringVnodes, DEFAULT_RING_VERSION) }, json);
+    } finally {
+      await store.close();
+      await cluster.close();
+    }
+  };
+  const print = (json: boolean, data: unknown, text: string) => process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${text}\n`);
+
+  program.command('status').description('members, guilds per pod, pins, cordons, overrides, unowned guilds').action(
+    withDeps(async (d, json) => {
+      const s = await ops.status(d);
+      print(json, s, formatStatus(s));
+    }),
+  );
+  program.command('lease <guild>').description("a guild's lease, epochs, pin and desired owner").action((guild: string) =>
+    withDeps(async (d, json) => {
+      const r = await ops.lease(d, guild);
+      print(json, r, formatLease(r));
+    })(),
+  );
+  program
+    .command('pin <guild> <pod>')
+    .description('pin a guild to a pod (it moves there by handoff while the pod is a live ring member)')
+    .option('--force', 'pin to a pod leasehold has never seen')
+    .action((guild: string, pod: string, o: { force?: boolean }) =>
+      withDeps(async (d, json) => {
+        const r = await ops.pin(d, guild, pod, o);
+        print(json, r, `pinned ${guild} to ${pod}${r.previous ? ` (was ${r.previous})` : ''}${r.live ? '' : `; ${pod} is not live now, so the pin is ignored until it is`}`);
+      })(),
+    );
+  program.command('unpin <guild>').description('remove a pin (the ring decides again)').action((guild: string) =>
+    withDeps(async (d, json) => {
+      const r = await ops.unpin(d, guild);
+      print(json, r, r.previous ? `unpinned ${guild} (was ${r.previous})` : `${guild} was not pinned`);
+    })(),
+  );
+  program.command('release <guild>').description("force-release a guild's lease (claimable once its until passes)").action((guild: string) =>
+    withDeps(async (d, json) => {
+      const r = await ops.release(d, guild);
+      const when = r.claimableAtMs ? ` at ${new Date(r.claimableAtMs).toISOString()} (its until; the old owner may act until then)` : ' after one TTL';
+      print(json, r, `released ${guild} (was ${r.owner} epoch ${r.epoch}); its desired owner claims it${when}`);
+    })(),
+  );
+  program
+    .command('cordon <pod> [reason...]')
+    .description('cordon a pod: it owns nothing until uncordoned (its guilds are handed off)')
+    .option('--force', 'cordon a pod leasehold has never seen')
+    .action((pod: string, reason: string[], o: { force?: boolean }) =>
+      withDeps(async (d, json) => {
+        const r = await ops.cordon(d, pod, reason.join(' '), o);
+        print(json, r, `${r.wasCordoned ? 'still cordoned' : 'cordoned'}: ${pod}${r.live ? '' : ' (not running now)'}`);
+      })(),
+    );
+  program.command('uncordon <pod>').description('let a cordoned pod own guilds again').action((pod: string) =>
+    withDeps(async (d, json) => {
+      const r = await ops.uncordon(d, pod);
+      print(json, r, r.wasCordoned ? `uncordoned ${pod}` : `${pod} was not cordoned`);
+    })(),
+  );
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
+      return;
+    }
+    const json = argv.includes('--json');
+    const code = err instanceof ExitError ? err.exitCode : err instanceof AppError ? 1 : undefined;
+    if (code === undefined) throw err;
+    const body = err instanceof AppError ? { error: { code: err.code, message: err.message } } : { error: { code: 'UNREACHABLE', message: errorMessage(err) } };
+    if (json) process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+    process.stderr.write(`leasehold admin: ${errorMessage(err)}\n`);
+    process.exitCode = code;
+  }
+}
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<invalid url>';
+  }
+}
