@@ -23,8 +23,11 @@ local untilMs = string.format('%d', now + ttl)
 local result = { string.format('%d', now), untilMs }
 for i = 1, n do
   local leaseKey, untilKey = KEYS[2 * i - 1], KEYS[2 * i]
-  local lease = readLease(leaseKey)
-  if lease and lease.owner == owner and string.format('%d', lease.epoch) == ARGV[i + 2] then
+  -- Hot path (DESIGN §3: ~2–3 µs a lease): one HMGET under pcall instead of TYPE + HMGET. Exact
+  -- equality with the caller's (owner, epoch) already proves the fields valid, and a key of
+  -- another type (a hand edit) makes pcall return an error table, which counts as lost.
+  local v = redis.pcall('HMGET', leaseKey, 'owner', 'epoch')
+  if v[1] == owner and v[2] == ARGV[i + 2] then
     redis.call('PEXPIRE', leaseKey, ttl)
     redis.call('SET', untilKey, untilMs)
   else
