@@ -31,17 +31,20 @@ export async function testRedis(url = redisUrl()): Promise<TestRedis> {
     keys: createKeys(prefix),
     url,
     async cleanup() {
-      if (redis.status === 'ready') {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length > 0) await redis.unlink(...keys);
-        } while (cursor !== '0');
-      }
+      if (redis.status === 'ready') await wipePrefix(redis, prefix);
       redis.disconnect();
     },
   };
+}
+
+/** Delete every key under a prefix (what a Redis restart without persistence does to a cluster). */
+export async function wipePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.unlink(...keys);
+  } while (cursor !== '0');
 }
 
 export interface TestSchema {
