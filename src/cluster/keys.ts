@@ -9,6 +9,10 @@ export interface Keys {
   pin(guildId: string): string;
   member(podId: string): string;
   cordon(podId: string): string;
+  /** Shared rate-limit window counters (REST global limit, invalid-request budget). */
+  rate(name: string): string;
+  /** Hash of the registered command set (commands are registered once per change). */
+  readonly commandsHash: string;
   readonly members: string;
   readonly ring: string;
   readonly events: string;
@@ -35,6 +39,8 @@ export function createKeys(prefix: string): Keys {
     pin: guildKey('pin'),
     member: (podId) => `${prefix}member:${podId}`,
     cordon: (podId) => `${cordonPrefix}${podId}`,
+    rate: (name) => `${prefix}rate:${name}`,
+    commandsHash: `${prefix}commands:hash`,
     members: `${prefix}members`,
     ring: `${prefix}ring`,
     events: `${prefix}events`,

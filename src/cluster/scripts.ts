@@ -21,6 +21,7 @@ export const SCRIPT_FILES = {
   cordon: 'cordon-2.lua',
   ring: 'ring-2.lua',
   readGuild: 'read-guild-4.lua',
+  rateWindow: 'rate-window-1.lua',
 } as const;
 export type ScriptName = keyof typeof SCRIPT_FILES;
 
