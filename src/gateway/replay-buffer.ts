@@ -1,0 +1,93 @@
+// Every gateway keeps every guild dispatch it received during the last window (TTL +
+// replication lag + restore time, DESIGN §4), bounded by bytes. When it claims a guild after a
+// failover, or takes one over by handoff, it replays that guild's buffered dispatches after
+// restoring: what arrived after the last replicated write is applied, not lost.
+import type { Clock } from '../clock.js';
+
+export interface BufferedDispatch {
+  readonly guildId: string;
+  readonly t: string;
+  readonly d: unknown;
+  /** Monotonic time it arrived. */
+  readonly at: number;
+  readonly bytes: number;
+}
+
+export interface ReplayBufferStats {
+  readonly dispatches: number;
+  readonly bytes: number;
+  readonly evicted: number;
+  /** Age of the oldest kept dispatch (ms): how far back a replay can reach right now. */
+  readonly reachMs: number;
+}
+
+export class ReplayBuffer {
+  private readonly queue: BufferedDispatch[] = [];
+  private head = 0;
+  private bytes = 0;
+  private evicted = 0;
+  /** Index of each guild's entries in arrival order (positions into `queue`). */
+  private readonly byGuild = new Map<string, number[]>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly windowMs: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  add(guildId: string, t: string, d: unknown, bytes: number): void {
+    const pos = this.queue.length;
+    this.queue.push({ guildId, t, d, at: this.clock.now(), bytes });
+    this.bytes += bytes;
+    let list = this.byGuild.get(guildId);
+    if (!list) this.byGuild.set(guildId, (list = []));
+    list.push(pos);
+    this.trim();
+  }
+
+  /** The guild's dispatches still in the window, oldest first. */
+  forGuild(guildId: string): BufferedDispatch[] {
+    this.trim();
+    const list = this.byGuild.get(guildId);
+    if (!list) return [];
+    const out: BufferedDispatch[] = [];
+    for (const pos of list) if (pos >= this.head) out.push(this.queue[pos] as BufferedDispatch);
+    return out;
+  }
+
+  /** Guilds that have buffered dispatches (restores of these go first). */
+  guildsWithEvents(): Set<string> {
+    this.trim();
+    return new Set(this.byGuild.keys());
+  }
+
+  stats(): ReplayBufferStats {
+    this.trim();
+    const oldest = this.queue[this.head];
+    return { dispatches: this.queue.length - this.head, bytes: this.bytes, evicted: this.evicted, reachMs: oldest ? this.clock.now() - oldest.at : 0 };
+  }
+
+  private trim(): void {
+    const cutoff = this.clock.now() - this.windowMs;
+    while (this.head < this.queue.length) {
+      const e = this.queue[this.head] as BufferedDispatch;
+      const overBudget = this.bytes > this.maxBytes;
+      if (e.at >= cutoff && !overBudget) break;
+      if (overBudget && e.at >= cutoff) this.evicted++;
+      this.bytes -= e.bytes;
+      this.head++;
+      const list = this.byGuild.get(e.guildId);
+      if (list) {
+        list.shift();
+        if (list.length === 0) this.byGuild.delete(e.guildId);
+      }
+    }
+    // Compact once the dead prefix dominates, keeping positions stable for byGuild.
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      const shift = this.head;
+      this.queue.splice(0, shift);
+      this.head = 0;
+      for (const list of this.byGuild.values()) for (let i = 0; i < list.length; i++) list[i] = (list[i] as number) - shift;
+    }
+  }
+}
