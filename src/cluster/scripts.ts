@@ -22,6 +22,9 @@ export const SCRIPT_FILES = {
   ring: 'ring-2.lua',
   readGuild: 'read-guild-4.lua',
   rateWindow: 'rate-window-1.lua',
+  interactionDefer: 'interaction-defer-2.lua',
+  interactionResolve: 'interaction-resolve-2.lua',
+  interactionComplete: 'interaction-complete-2.lua',
 } as const;
 export type ScriptName = keyof typeof SCRIPT_FILES;
 
