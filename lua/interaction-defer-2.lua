@@ -23,6 +23,8 @@
   ARGV[8] deadlineAt      wall ms by which the edge answered Discord
   ARGV[9] ttlMs           lifetime of the record (the token's: 15 min)
   ARGV[10] edge           pod id of the edge that deferred
+  ARGV[11] payload        the interaction JSON as Discord sent it, so a guild's next owner can
+                          compute the answer when the owner died with the request
 
   Returns {0, state, previousState}: state is the record's state after the call ('deferred',
   'deferred_late', or unchanged 'answered' when an in-time defer lost to the owner's answer);
@@ -52,7 +54,8 @@ end
 local function record(state)
   redis.call('HSET', KEYS[1], 'state', state, 'id', id, 'guild', guild, 'app', app, 'token', token,
     'type', string.format('%d', responseType), 'flags', string.format('%d', flags),
-    'deadline', string.format('%d', deadlineAt), 'edge', edge, 'deferredAt', string.format('%d', now))
+    'deadline', string.format('%d', deadlineAt), 'edge', edge, 'deferredAt', string.format('%d', now),
+    'payload', ARGV[11] or '')
   if prev == '' then redis.call('PEXPIRE', KEYS[1], ttl) end
   redis.pcall('ZADD', KEYS[2], now + ttl, id)
   return { 0, state, prev }

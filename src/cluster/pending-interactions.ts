@@ -43,6 +43,8 @@ export interface DeferRequest {
   readonly deadlineAt: number;
   /** Pod id of the edge. */
   readonly edge: string;
+  /** The interaction JSON as Discord sent it (≤ 64 KiB), for a next owner to re-run. */
+  readonly payload: string;
 }
 
 export interface DeferResult {
@@ -91,6 +93,8 @@ export interface PendingInteraction {
   /** Redis ms of the current completion claim, if any. */
   readonly claimedAt: number | undefined;
   readonly by: string | undefined;
+  /** The interaction JSON the edge received ('' when not recorded). */
+  readonly payload: string;
 }
 
 const str = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
@@ -117,7 +121,7 @@ export class PendingInteractions {
     const r = await this.scripts.run(
       'interactionDefer',
       [this.keys.record(req.interactionId), this.keys.deferredIndex],
-      [o.late ? '1' : '0', req.interactionId, req.guildId ?? '', req.applicationId, req.token, req.responseType, req.flags, Math.floor(req.deadlineAt), this.opts.ttlMs, req.edge],
+      [o.late ? '1' : '0', req.interactionId, req.guildId ?? '', req.applicationId, req.token, req.responseType, req.flags, Math.floor(req.deadlineAt), this.opts.ttlMs, req.edge, req.payload],
     );
     check(r, 'interactionDefer');
     const state = str(r[1]);
@@ -216,5 +220,6 @@ function toPending(interactionId: string, h: Record<string, string>): PendingInt
     edge: h['edge'] ?? '',
     claimedAt: h['claimedAt'] ? int(h['claimedAt']) : undefined,
     by: h['by'] || undefined,
+    payload: h['payload'] ?? '',
   };
 }

@@ -19,6 +19,7 @@ const req = (over: Partial<DeferRequest> = {}): DeferRequest => ({
   flags: 64,
   deadlineAt: DEADLINE,
   edge: 'edge-1',
+  payload: '{"id":"987654321098765432"}',
   ...over,
 });
 
@@ -79,7 +80,7 @@ describe('the deferral handshake', () => {
       const l = await pending.leftovers({ guild: (g) => g === G, olderThanMs: 0 });
       return l.length > 0 ? l : undefined;
     });
-    expect(left.map((p) => [p.interactionId, p.state, p.by])).toEqual([[ID, 'completing', 'gw-dead']]);
+    expect(left.map((p) => [p.interactionId, p.state, p.by, p.payload])).toEqual([[ID, 'completing', 'gw-dead', '{"id":"987654321098765432"}']]);
     const taken = await pending.take(ID, 'gw-next');
     expect(taken.kind === 'complete' && taken.ticket.token).toBe('tok-abc');
   });
