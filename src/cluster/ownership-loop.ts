@@ -1,0 +1,470 @@
+// The ownership driver: does the I/O that the pure decide() asks for. It renews every held
+// lease on its own timer (chunked), claims guilds whose desired owner is this pod (committing
+// the epoch to Postgres before anything is applied under it), adopts leases handed to it,
+// hands guilds off, and stops a guild at once when its lease is lost or its local deadline
+// passes. It is driven by lh:events, membership changes and a periodic full reconcile.
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import { metrics } from '../metrics.js';
+import type { AssignmentStore } from '../store/index.js';
+import type { ClusterClient } from './client.js';
+import { StaleEpochError, ScriptErrorCode } from './errors.js';
+import { EventStreamReader } from './events.js';
+import { agreeRingParams, readMembers, type MemberClient, type MemberFields } from './members.js';
+import { decide, MissingLeaseTracker, type Action, type HeldLease } from './ownership.js';
+import { RoutingTable } from './routing.js';
+import { ringParamsId } from './ring.js';
+import type { ClusterEvent, ClusterView, RingParams } from './types.js';
+
+export interface OwnershipHooks {
+  /**
+   * The lease is this pod's and its epoch is committed in Postgres: start serving the guild
+   * (restore its data first). Throwing refuses the guild: the lease is released and the claim
+   * is retried later with backoff.
+   */
+  acquired(guildId: string, epoch: number, how: 'claim' | 'adopt'): Promise<void>;
+  /** Stop all work on the guild now (LeaseLostError semantics). Must not throw. */
+  lost(guildId: string, epoch: number, reason: 'deadline' | 'lost' | 'moved' | 'released'): void;
+  /**
+   * Planned move to `to`. The default (no hook) moves only the lease: stop, then compare-and-set.
+   * A gateway's hook sends the guild's database first. Resolves once the lease has moved.
+   */
+  handoff?(guildId: string, epoch: number, to: string): Promise<void>;
+}
+
+export interface OwnershipOptions {
+  readonly podId: string;
+  readonly ttlMs: number;
+  readonly renewEveryMs: number;
+  readonly marginMs: number;
+  readonly reconcileEveryMs: number;
+  readonly ringParams: RingParams;
+  /** The guilds the bot is in (from Discord): only these are claimed. */
+  readonly guilds: () => Iterable<string>;
+  readonly memberFields: () => Omit<MemberFields, 'ring'>;
+  /** Concurrent claims and handoffs in flight (default 16 and 4). */
+  readonly claimConcurrency?: number;
+  readonly handoffConcurrency?: number;
+  /** Adopt leases handed to this pod that no protocol announced (default true). */
+  readonly autoAdopt?: boolean;
+}
+
+export interface OwnershipDeps {
+  readonly cluster: ClusterClient;
+  /** A second connection for the blocking XREAD of lh:events. */
+  readonly streamRedis: ClusterClient['redis'];
+  readonly store: AssignmentStore;
+  readonly members: MemberClient;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly hooks: OwnershipHooks;
+}
+
+type Status = 'idle' | 'running' | 'stopping' | 'stopped';
+
+export class OwnershipLoop {
+  readonly routing = new RoutingTable();
+  private readonly held = new Map<string, HeldLease>();
+  private readonly busy = new Set<string>();
+  private readonly tracker: MissingLeaseTracker;
+  private readonly retryAfter = new Map<string, { at: number; backoffMs: number }>();
+  private view: ClusterView;
+  private status: Status = 'idle';
+  private stream: EventStreamReader | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private decideScheduled = false;
+  private reconciling: Promise<void> | undefined;
+  private lastReconcileAt = -Infinity;
+  /** Redis time (ms) this process joined: leases since then can be adopted. */
+  private joinedAtRedisMs = Number.POSITIVE_INFINITY;
+  private claimsPausedUntil = 0;
+  private readonly opts: Required<OwnershipOptions>;
+
+  constructor(
+    opts: OwnershipOptions,
+    private readonly deps: OwnershipDeps,
+  ) {
+    this.opts = { claimConcurrency: 16, handoffConcurrency: 4, autoAdopt: true, ...opts };
+    this.tracker = new MissingLeaseTracker(deps.clock, opts.ttlMs);
+    this.view = { members: new Map(), cordons: new Set(), pins: new Map(), ringParams: opts.ringParams };
+  }
+
+  /** Leases this pod holds now, with their local deadlines. */
+  heldLeases(): ReadonlyMap<string, HeldLease> {
+    return this.held;
+  }
+
+  /** True while the lease is held and its local deadline has not passed: the fence. */
+  holds(guildId: string, epoch: number): boolean {
+    const h = this.held.get(guildId);
+    return h !== undefined && h.epoch === epoch && this.deps.clock.now() < h.deadline;
+  }
+
+  get running(): boolean {
+    return this.status === 'running';
+  }
+
+  async start(): Promise<void> {
+    const { cluster, logger } = this.deps;
+    await agreeRingParams(cluster.scripts, cluster.keys, this.opts.ringParams, cluster.maxLen);
+    const hb = await this.deps.members.heartbeat(this.memberFields());
+    this.joinedAtRedisMs = hb.nowMs;
+    this.stream = new EventStreamReader(this.deps.streamRedis, cluster.keys.events, { onEvents: (e) => this.onEvents(e), onGap: () => this.reconcile() }, logger);
+    const from = await this.stream.position();
+    await this.reconcile();
+    this.stream.start(from);
+    this.status = 'running';
+    this.every(this.opts.renewEveryMs, () => this.renewAll());
+    this.every(this.opts.renewEveryMs, () => this.heartbeat());
+    this.every(this.opts.reconcileEveryMs, () => this.reconcile());
+    // Deadlines are checked at least this often even when nothing else happens.
+    this.every(Math.max(20, Math.floor(this.opts.marginMs / 2)), () => this.scheduleDecide());
+    this.scheduleDecide();
+  }
+
+  /**
+   * Stop the loops. With release, hand every held lease back (claimable at once by others);
+   * without it (a crash stand-in), leases simply expire.
+   */
+  async stop(opts: { release: boolean } = { release: true }): Promise<void> {
+    if (this.status === 'stopped') return;
+    this.status = 'stopping';
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.stream?.stop();
+    if (opts.release) {
+      for (const [guildId, h] of [...this.held]) {
+        this.drop(guildId, h.epoch, 'released');
+        await this.deps.cluster.leases.release(guildId, this.opts.podId, h.epoch, 'shutdown').catch((err: unknown) => this.deps.logger.warn({ err, guild: guildId }, 'release at shutdown failed; the lease will expire'));
+        this.deps.store.queue.enqueue(`release ${guildId}`, () => this.deps.store.recordRelease(guildId, this.opts.podId, h.epoch, 'released', 'shutdown'));
+      }
+      await this.deps.members.leave().catch((err: unknown) => this.deps.logger.warn({ err }, 'leave failed; the member key will expire'));
+    }
+    this.status = 'stopped';
+  }
+
+  /** Re-read everything now (also run on a stream gap and on a timer). */
+  reconcile(): Promise<void> {
+    this.reconciling ??= this.doReconcile().finally(() => {
+      this.reconciling = undefined;
+    });
+    return this.reconciling;
+  }
+
+  /** A target of a planned move takes the lease it was handed (epoch already moved in Redis). */
+  async adopt(guildId: string, epoch: number, from: string | undefined): Promise<void> {
+    if (this.held.get(guildId)?.epoch === epoch) return;
+    this.busy.add(guildId);
+    try {
+      const sent = this.deps.clock.now();
+      const r = await this.deps.cluster.leases.renew(this.opts.podId, this.opts.ttlMs, [{ guildId, epoch }]);
+      if (r.lost.length > 0) throw new Error(`lease ${guildId}@${epoch} is not this pod's`);
+      await this.deps.store.commitEpoch(guildId, this.opts.podId, epoch, 'handoff', from);
+      this.held.set(guildId, { guildId, epoch, deadline: sent + this.opts.ttlMs - this.opts.marginMs });
+      this.updateOwnedGauge();
+      await this.deps.hooks.acquired(guildId, epoch, 'adopt');
+    } catch (err) {
+      this.deps.logger.warn({ err, guild: guildId, epoch }, 'adopting a handed-over lease failed');
+      const h = this.held.get(guildId);
+      if (h?.epoch === epoch) {
+        this.drop(guildId, epoch, 'lost');
+        await this.deps.cluster.leases.release(guildId, this.opts.podId, epoch, 'adopt_failed').catch(() => undefined);
+      }
+      throw err;
+    } finally {
+      this.busy.delete(guildId);
+    }
+  }
+
+  private memberFields(): MemberFields {
+    return { ...this.opts.memberFields(), ring: ringParamsId(this.opts.ringParams) };
+  }
+
+  private every(ms: number, fn: () => Promise<void> | void): void {
+    const t = setInterval(() => {
+      if (this.status !== 'running') return;
+      Promise.resolve(fn()).catch((err: unknown) => this.deps.logger.warn({ err }, 'ownership loop step failed'));
+    }, ms);
+    this.timers.push(t);
+  }
+
+  private async heartbeat(): Promise<void> {
+    const r = await this.deps.members.heartbeat(this.memberFields());
+    if (r.joined) {
+      // Our member key had vanished (expired while paused, or a wiped Redis): look at everything.
+      this.deps.logger.warn('member key was missing; rejoined the cluster');
+      await this.reconcile();
+    }
+  }
+
+  private async doReconcile(): Promise<void> {
+    const { cluster, logger } = this.deps;
+    const [members, scan, pins, cordons] = await Promise.all([
+      readMembers(cluster.redis, cluster.keys),
+      cluster.leases.scanAll(),
+      cluster.controls.readPins(),
+      cluster.controls.readCordons(),
+    ]);
+    const garbage = [...members.garbage, ...scan.garbage, ...pins.garbage];
+    if (garbage.length > 0) logger.warn({ keys: garbage.slice(0, 20), count: garbage.length }, 'keys holding garbage are treated as absent');
+    this.routing.replaceLeases(scan.leases);
+    this.tracker.sync(this.routing.leases());
+    this.setView({ members: members.members, cordons: new Set(cordons.keys()), pins: pins.pins, ringParams: this.opts.ringParams });
+    this.lastReconcileAt = this.deps.clock.now();
+    await this.syncPinsAndCordons(pins.pins, cordons).catch((err: unknown) => logger.warn({ err }, 'pin/cordon sync with Postgres failed; retrying next reconcile'));
+    this.scheduleDecide();
+  }
+
+  /**
+   * Redis is the live copy of pins and cordons, Postgres the durable one. When lh:ring had to be
+   * re-created, Redis was wiped: restore from Postgres. Otherwise copy Redis's state to Postgres
+   * (a pin set with redis-cli reaches Postgres here).
+   */
+  private async syncPinsAndCordons(pins: ReadonlyMap<string, string>, cordons: ReadonlyMap<string, string>): Promise<void> {
+    const { cluster, store, logger } = this.deps;
+    const created = await cluster.redis.exists(cluster.keys.ring).then((n) => n === 0);
+    if (created) {
+      await agreeRingParams(cluster.scripts, cluster.keys, this.opts.ringParams, cluster.maxLen);
+      const [pgPins, pgCordons] = await Promise.all([store.listPins(), store.listCordons()]);
+      for (const [g, p] of pgPins) if (!pins.has(g)) await cluster.controls.setPin(g, p);
+      for (const [p, why] of pgCordons) if (!cordons.has(p)) await cluster.controls.setCordon(p, why);
+      if (pgPins.size + pgCordons.size > 0) logger.warn({ pins: pgPins.size, cordons: pgCordons.size }, 'lh:ring was missing (Redis wiped?): restored pins and cordons from Postgres');
+      return;
+    }
+    const [pgPins, pgCordons] = await Promise.all([store.listPins(), store.listCordons()]);
+    for (const [g, p] of pins) if (pgPins.get(g) !== p) await store.setPin(g, p);
+    for (const g of pgPins.keys()) if (!pins.has(g)) await store.setPin(g, null);
+    for (const [p, why] of cordons) if (pgCordons.get(p) !== why) await store.setCordon(p, why);
+    for (const p of pgCordons.keys()) if (!cordons.has(p)) await store.setCordon(p, null);
+  }
+
+  private setView(view: ClusterView): void {
+    this.view = view;
+    this.routing.setView(view);
+  }
+
+  private async onEvents(events: ClusterEvent[]): Promise<void> {
+    let membership = false;
+    for (const e of events) {
+      this.routing.applyEvent(e);
+      if (e.type.startsWith('member_') || e.type === 'pin' || e.type === 'unpin' || e.type === 'cordon' || e.type === 'uncordon' || e.type === 'ring') membership = true;
+      // A newer epoch for a guild we hold (someone else's claim or handoff), or a release of our
+      // own epoch: stop now, before any renew says so. Stream entries can trail our own script
+      // calls, so an entry about an older epoch says nothing about the lease we hold now.
+      const h = this.held.get(e.guild);
+      if (h && e.epoch !== undefined) {
+        const newer = (e.type === 'claim' || e.type === 'handoff') && e.epoch > h.epoch;
+        const released = (e.type === 'release' || e.type === 'force_release') && e.epoch === h.epoch;
+        if (newer || released) this.drop(e.guild, h.epoch, e.type === 'handoff' ? 'moved' : 'lost');
+      }
+    }
+    if (membership) await this.refreshView();
+    this.scheduleDecide();
+  }
+
+  private async refreshView(): Promise<void> {
+    const { cluster } = this.deps;
+    const [members, pins, cordons] = await Promise.all([readMembers(cluster.redis, cluster.keys), cluster.controls.readPins(), cluster.controls.readCordons()]);
+    this.setView({ members: members.members, cordons: new Set(cordons.keys()), pins: pins.pins, ringParams: this.opts.ringParams });
+  }
+
+  private scheduleDecide(): void {
+    if (this.decideScheduled || this.status === 'stopped') return;
+    this.decideScheduled = true;
+    queueMicrotask(() => {
+      this.decideScheduled = false;
+      if (this.status !== 'running' && this.status !== 'idle') return;
+      try {
+        this.runDecide();
+      } catch (err) {
+        this.deps.logger.error({ err }, 'ownership decision failed');
+      }
+    });
+  }
+
+  private selfState(): { ready: boolean; draining: boolean; cordoned: boolean } {
+    const f = this.opts.memberFields();
+    return { ready: f.ready, draining: f.draining, cordoned: this.view.cordons.has(this.opts.podId) };
+  }
+
+  private runDecide(): void {
+    const now = this.deps.clock.now();
+    const actions = decide({
+      self: this.opts.podId,
+      selfState: this.selfState(),
+      view: this.view,
+      guilds: this.opts.guilds(),
+      leases: this.routing.leases(),
+      untilMissing: this.tracker.missing(),
+      held: this.held,
+      busy: this.busy,
+      now,
+      ttlMs: this.opts.ttlMs,
+    });
+    const claims: Action[] = [];
+    const handoffs: Action[] = [];
+    for (const a of actions) {
+      if (a.kind === 'stop') this.drop(a.guildId, a.epoch, a.reason);
+      else if (a.kind === 'claim') claims.push(a);
+      else if (a.kind === 'handoff') handoffs.push(a);
+    }
+    if (this.opts.autoAdopt) this.adoptAnnounced();
+    void this.runClaims(claims, now);
+    void this.runHandoffs(handoffs);
+  }
+
+  /** Leases the mirror shows as ours (handed to us since we joined) that we do not hold yet. */
+  private adoptAnnounced(): void {
+    for (const [guildId, lease] of this.routing.leases()) {
+      if (lease.owner !== this.opts.podId || this.busy.has(guildId) || this.held.get(guildId)?.epoch === lease.epoch) continue;
+      if (lease.since < this.joinedAtRedisMs) continue; // a previous incarnation's lease: let it expire
+      void this.adopt(guildId, lease.epoch, undefined).catch(() => undefined);
+    }
+  }
+
+  private drop(guildId: string, epoch: number, reason: 'deadline' | 'lost' | 'moved' | 'released'): void {
+    const h = this.held.get(guildId);
+    if (!h || h.epoch !== epoch) return;
+    this.held.delete(guildId);
+    metrics.leaseLost.inc({ reason });
+    this.updateOwnedGauge();
+    if (reason !== 'released') this.deps.logger.warn({ guild: guildId, epoch, reason }, 'lease lost: guild stopped');
+    try {
+      this.deps.hooks.lost(guildId, epoch, reason);
+    } catch (err) {
+      this.deps.logger.error({ err, guild: guildId }, 'lost hook threw');
+    }
+  }
+
+  private updateOwnedGauge(): void {
+    metrics.guildsOwned.set({ pod: this.opts.podId }, this.held.size);
+  }
+
+  private async renewAll(): Promise<void> {
+    const list = [...this.held.values()];
+    if (list.length === 0) return;
+    const sent = this.deps.clock.now();
+    const end = metrics.leaseRenewSeconds.startTimer();
+    const r = await this.deps.cluster.leases.renew(this.opts.podId, this.opts.ttlMs, list);
+    end();
+    const lost = new Set(r.lost);
+    for (const h of list) {
+      const cur = this.held.get(h.guildId);
+      if (!cur || cur.epoch !== h.epoch) continue;
+      if (lost.has(h.guildId)) this.drop(h.guildId, h.epoch, 'lost');
+      // The deadline counts from when the renew was sent, never from when its reply arrived.
+      else this.held.set(h.guildId, { ...cur, deadline: Math.max(cur.deadline, sent + this.opts.ttlMs - this.opts.marginMs) });
+    }
+  }
+
+  private async runClaims(claims: Action[], now: number): Promise<void> {
+    if (claims.length === 0 || now < this.claimsPausedUntil) return;
+    const todo = claims.filter((a): a is Extract<Action, { kind: 'claim' }> => a.kind === 'claim' && (this.retryAfter.get(a.guildId)?.at ?? 0) <= now);
+    if (todo.length === 0) return;
+    for (const a of todo) this.busy.add(a.guildId);
+    let floors: Map<string, number>;
+    try {
+      floors = await this.deps.store.floors(todo.map((a) => a.guildId));
+    } catch (err) {
+      // Postgres is down: existing leases keep renewing, new claims wait (DESIGN §4).
+      for (const a of todo) this.busy.delete(a.guildId);
+      this.claimsPausedUntil = this.deps.clock.now() + 1000;
+      metrics.leaseClaims.inc({ result: 'postgres_down' }, todo.length);
+      this.deps.logger.warn({ err, waiting: todo.length }, 'Postgres unreachable: claims wait');
+      return;
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < todo.length && this.status === 'running') {
+        const a = todo[next++] as Extract<Action, { kind: 'claim' }>;
+        try {
+          await this.claimOne(a.guildId, floors.get(a.guildId) ?? 0, a.waitedFullTtl);
+        } catch (err) {
+          this.deps.logger.warn({ err, guild: a.guildId }, 'claim failed');
+        } finally {
+          this.busy.delete(a.guildId);
+        }
+      }
+      for (; next < todo.length; next++) this.busy.delete((todo[next] as { guildId: string }).guildId);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.opts.claimConcurrency, todo.length) }, worker));
+    this.scheduleDecide();
+  }
+
+  private async claimOne(guildId: string, floor: number, waitedFullTtl: boolean): Promise<void> {
+    const { cluster, store, clock, hooks, logger } = this.deps;
+    const sent = clock.now();
+    const r = await cluster.leases.claim(guildId, this.opts.podId, { floor, ttlMs: this.opts.ttlMs, waitedFullTtl });
+    if (!r.ok) {
+      metrics.leaseClaims.inc({ result: ScriptErrorCode[r.code] ?? String(r.code) });
+      if (r.code === ScriptErrorCode.UntilUnknown) this.tracker.noteMissing(guildId);
+      return;
+    }
+    this.tracker.clear(guildId);
+    let epoch = r.epoch;
+    // Commit before acting; a higher epoch in Postgres means re-claim above it.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await store.commitEpoch(guildId, this.opts.podId, epoch, 'claim');
+        break;
+      } catch (err) {
+        if (err instanceof StaleEpochError && attempt < 3) {
+          const moved = await cluster.leases.handoff(guildId, { owner: this.opts.podId, epoch }, this.opts.podId, { floor: err.current, ttlMs: this.opts.ttlMs });
+          if (!moved.ok) return;
+          epoch = moved.epoch;
+          continue;
+        }
+        metrics.leaseClaims.inc({ result: 'commit_failed' });
+        logger.warn({ err, guild: guildId, epoch }, 'epoch commit failed; releasing the claim');
+        await cluster.leases.release(guildId, this.opts.podId, epoch, 'commit_failed').catch(() => undefined);
+        if (!(err instanceof StaleEpochError)) this.claimsPausedUntil = clock.now() + 1000;
+        return;
+      }
+    }
+    this.held.set(guildId, { guildId, epoch, deadline: sent + this.opts.ttlMs - this.opts.marginMs });
+    this.updateOwnedGauge();
+    metrics.leaseClaims.inc({ result: 'claimed' });
+    try {
+      await hooks.acquired(guildId, epoch, 'claim');
+      this.retryAfter.delete(guildId);
+    } catch (err) {
+      const prev = this.retryAfter.get(guildId)?.backoffMs ?? 500;
+      const backoffMs = Math.min(prev * 2, 60_000);
+      this.retryAfter.set(guildId, { at: clock.now() + backoffMs, backoffMs });
+      logger.error({ err, guild: guildId, epoch, retryInMs: backoffMs }, 'guild refused after claim (restore failed?); releasing and retrying later');
+      this.drop(guildId, epoch, 'released');
+      await cluster.leases.release(guildId, this.opts.podId, epoch, 'acquire_failed').catch(() => undefined);
+    }
+  }
+
+  private async runHandoffs(handoffs: Action[]): Promise<void> {
+    const todo = handoffs.filter((a): a is Extract<Action, { kind: 'handoff' }> => a.kind === 'handoff').slice(0, this.opts.handoffConcurrency);
+    await Promise.all(todo.map((a) => this.handoffOne(a.guildId, a.epoch, a.to)));
+  }
+
+  private async handoffOne(guildId: string, epoch: number, to: string): Promise<void> {
+    const { cluster, hooks, logger } = this.deps;
+    this.busy.add(guildId);
+    try {
+      // The target must commit the new epoch before it may act, so a move started while Postgres
+      // is away would leave the guild unowned: read the floor first, and keep the guild if it fails.
+      const floor = (await this.deps.store.floors([guildId])).get(guildId) ?? epoch;
+      if (hooks.handoff) {
+        await hooks.handoff(guildId, epoch, to);
+        this.drop(guildId, epoch, 'moved');
+      } else {
+        // Lease-only move: stop first, so nothing is applied while the lease changes hands.
+        this.drop(guildId, epoch, 'moved');
+        const r = await cluster.leases.handoff(guildId, { owner: this.opts.podId, epoch }, to, { floor, ttlMs: this.opts.ttlMs });
+        if (!r.ok) logger.warn({ guild: guildId, epoch, to, owner: r.owner }, 'handoff refused: the lease had already moved');
+      }
+      metrics.handoffs.inc({ result: 'ok' });
+    } catch (err) {
+      metrics.handoffs.inc({ result: 'failed' });
+      logger.warn({ err, guild: guildId, to }, 'handoff failed');
+    } finally {
+      this.busy.delete(guildId);
+      this.scheduleDecide();
+    }
+  }
+}
