@@ -98,7 +98,8 @@ export function decide(input: OwnershipInput): Action[] {
   if (eligible) {
     const seen = new Set<string>();
     for (const g of input.guilds) {
-      if (seen.has(g) || held.has(g) || busy.has(g) || leases.has(g)) continue;
+      // Cheapest test first: in a settled cluster nearly every guild has a lease.
+      if (leases.has(g) || held.has(g) || busy.has(g) || seen.has(g)) continue;
       seen.add(g);
       if (placement.desiredOwner(g).owner !== self) continue;
       const missingSince = input.untilMissing.get(g);
