@@ -170,7 +170,11 @@ export async function startFakeDiscord(): Promise<FakeDiscord> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`,
     edits,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }
 
