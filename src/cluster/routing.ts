@@ -1,6 +1,6 @@
 // The routing view (DESIGN §6): a mirror of every guild's lease (owner, epoch) fed by lh:events
 // and full reconciles, plus the ring. route(g) = lease owner (the override) ?? desired owner.
-import { Placement } from './placement.js';
+import { Placement, type DesiredOwner } from './placement.js';
 import { DEFAULT_RING_PARAMS } from './ring.js';
 import type { ClusterEvent, ClusterView, Lease, Member } from './types.js';
 
@@ -139,7 +139,7 @@ export class RoutingTable {
   }
 
   /** The desired owner (live pin ?? ring), ignoring any lease. */
-  desiredOwner(guildId: string): ReturnType<Placement['desiredOwner']> {
+  desiredOwner(guildId: string): DesiredOwner {
     return this.placement.desiredOwner(guildId);
   }
 
