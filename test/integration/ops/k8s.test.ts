@@ -236,6 +236,13 @@ describe.each([
     expect(asArr(svc['ports'], 'ports').map((p) => asObj(p, 'p')['port'])).toEqual([Number(env['PORT'])]);
   });
 
+  it('advertises each http pod by its IP on the port it listens on', () => {
+    const c = containersOf(http())[0]!;
+    const entries = envEntries(c);
+    expect(entries.find((e) => e.name === 'POD_IP')?.field).toBe('status.podIP');
+    expect(entries.find((e) => e.name === 'ADVERTISE_ADDR')?.value).toBe(`$(POD_IP):${effectiveEnv(objs, c)['PORT']}`);
+  });
+
   it("keeps each gateway's guild files on its own volume and mounts litestream.yml from the repository's template", () => {
     const spec = asObj(gateway()['spec'], 'spec');
     const c = containersOf(gateway())[0]!;
