@@ -11,7 +11,10 @@ import { asArr, asObj, defaultDrainTimeoutMs, isKnownEnv, isObj, parseYamlStream
 
 const run = promisify(execFile);
 const KUBECTL = process.env['KUBECTL'] ?? 'kubectl';
-const imageEnv = envOf(parseDockerfile(readRepoFile('Dockerfile')).stages.at(-1)!);
+const runtimeStage = parseDockerfile(readRepoFile('Dockerfile')).stages.at(-1)!;
+const imageEnv = envOf(runtimeStage);
+/** Where the image keeps the package root (package.json, lua/, litestream.yml): its WORKDIR. */
+const appDir = runtimeStage.instructions.filter((i) => i.cmd === 'WORKDIR').at(-1)?.args;
 
 /** Stand-ins for the values operators put into the Secrets (docs/deploy.md), valid for config.ts. */
 const SECRET_SAMPLES: Readonly<Record<string, string>> = {
@@ -46,7 +49,7 @@ async function modelFor(apiVersion: string, kind: string): Promise<ModelClass> {
   const base = `kubernetes-models/${apiVersion}`;
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(`${base}/${kind}`)) as Record<string, unknown>;
+    mod = (await import(/* @vite-ignore */ `${base}/${kind}`)) as Record<string, unknown>;
   } catch (err) {
     if (!existsSync(repoPath('node_modules/kubernetes-models')))
       throw new Error('the npm package kubernetes-models is not installed: add kubernetes-models@^4 as a devDependency (v4 runs on Node 20; v5 needs Node 22) so every rendered object is validated against the Kubernetes schemas');
@@ -251,7 +254,8 @@ describe.each([
     const dataMount = mounts.find((m) => m['mountPath'] === env['DATA_DIR']);
     const claims = asArr(spec['volumeClaimTemplates'], 'claims').map((t) => metaName(asObj(t, 'claim')));
     expect(claims).toContain(dataMount?.['name']);
-    const ls = mounts.find((m) => m['mountPath'] === '/app/litestream.yml');
+    // The gateway reads the template from the package root (src/paths.ts), i.e. the image's WORKDIR.
+    const ls = mounts.find((m) => m['mountPath'] === `${String(appDir)}/litestream.yml`);
     expect(ls?.['subPath']).toBe('litestream.yml');
     const volume = asArr(podSpecOf(gateway())['volumes'], 'volumes').map((v) => asObj(v, 'volume')).find((v) => v['name'] === ls?.['name']);
     const cm = find(objs, 'ConfigMap', String(asObj(volume?.['configMap'], 'configMap')['name']));
