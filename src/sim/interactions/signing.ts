@@ -1,0 +1,32 @@
+// The application's Ed25519 key pair: Discord signs `timestamp + rawBody` of every interaction
+// it sends, and the endpoint verifies it with the public key (64 hex chars = the raw 32 bytes).
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+
+export interface InteractionSigner {
+  /** Hex of the raw 32-byte public key (what DISCORD_PUBLIC_KEY holds). */
+  readonly publicKey: string;
+  /** Hex signature of `timestamp + body`. */
+  sign(timestamp: string, body: string): string;
+}
+
+export function createInteractionSigner(): InteractionSigner {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  return { publicKey: rawPublicKeyHex(publicKey), sign: (timestamp, body) => signWith(privateKey, timestamp, body) };
+}
+
+function signWith(privateKey: KeyObject, timestamp: string, body: string): string {
+  return sign(null, Buffer.from(timestamp + body, 'utf8'), privateKey).toString('hex');
+}
+
+function rawPublicKeyHex(key: KeyObject): string {
+  const jwk = key.export({ format: 'jwk' });
+  if (typeof jwk.x !== 'string') throw new Error('Ed25519 public key without x');
+  return Buffer.from(jwk.x, 'base64url').toString('hex');
+}
+
+/** A signature that cannot verify: the right one with one byte changed (what Discord's probes look like). */
+export function corruptSignature(hex: string): string {
+  const b = Buffer.from(hex, 'hex');
+  b[0] = (b[0] ?? 0) ^ 0xff;
+  return b.toString('hex');
+}
