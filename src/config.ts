@@ -96,7 +96,7 @@ export const ENV = {
   RENEW_EVERY_MS: { schema: intIn(50, 300_000), def: (env) => String(Math.floor(Number(env['LEASE_TTL_MS'] ?? 10000) / 3)), roles: ['gateway'], doc: 'Renew period (default TTL/3).' },
   LEASE_MARGIN_MS: { schema: intIn(0, 60_000), def: (env) => String(Math.max(100, Math.floor(Number(env['LEASE_TTL_MS'] ?? 10000) / 10))), roles: ['gateway'], doc: 'Safety margin subtracted from a lease\'s local deadline (default TTL/10, at least 100 ms).' },
   RECONCILE_EVERY_MS: { schema: intIn(100, 600_000), def: '5000', roles: ['gateway', 'http'], doc: 'Period of the full reconcile that backs up the event stream.' },
-  RING_VNODES: { schema: intIn(1, 4096), def: '400', roles: ['gateway', 'http', 'admin'], doc: 'Virtual nodes per gateway on the ring; every pod must agree (`lh:ring`).' },
+  RING_VNODES: { schema: intIn(1, 4096), def: '2000', roles: ['gateway', 'http', 'admin'], doc: 'Virtual nodes per gateway on the ring; every pod must agree (`lh:ring`).' },
   EVENTS_MAXLEN: { schema: intIn(100, 10_000_000), def: '100000', roles: ['gateway', 'http', 'admin'], doc: 'Approximate cap of the `lh:events` stream.' },
   DISCORD_TOKEN: { schema: z.string().trim().min(1, 'expected the bot token'), roles: ['gateway'], requiredFor: ['gateway'], doc: 'Bot token.' },
   DISCORD_API_URL: { schema: url(['http:', 'https:']), def: 'https://discord.com/api', roles: ['gateway', 'http'], doc: 'REST base passed to discord.js `rest.api` (the stand-in prints its own).' },
@@ -107,6 +107,7 @@ export const ENV = {
   REPLICA_URL: { schema: url(['file:', 's3:']), def: (env) => pathToFileURL(resolve(env['DATA_DIR'] || './data', 'replicas')).href, roles: ['gateway', 'admin'], doc: 'Replica root: file:///path or s3://bucket/prefix.' },
   INTERNAL_SECRET: { schema: list, roles: ['gateway', 'http'], requiredFor: ['gateway', 'http'], doc: 'Signs edge → gateway requests. Comma-separated for rotation; the first signs, all verify.' },
   ADMIN_TOKEN: { schema: list, roles: ['http', 'admin'], requiredFor: ['http'], doc: 'Bearer token(s) of the admin API. Comma-separated for rotation.' },
+  IDENTIFY_BUDGET_FLOOR: { schema: intIn(0, 100_000), def: '100', roles: ['gateway'], doc: 'Stop identifying when this many of Discord\'s daily session starts remain (a crash loop cannot spend the rest).' },
   DRAIN_TIMEOUT_MS: { schema: intIn(0, 3_600_000), def: '60000', roles: ['gateway'], doc: 'How long a SIGTERM drain may take before the pod exits anyway.' },
   STRICT_EVICTION_POLICY: { schema: boolish, def: 'false', roles: ['gateway', 'http'], doc: 'Refuse to start when Redis maxmemory-policy is not noeviction (default: warn and export a metric).' },
 } as const satisfies Record<string, VarSpec>;
@@ -150,6 +151,7 @@ export interface GatewayConfig extends BaseConfig, StoreConfig, ServerConfig, Ri
   readonly replicaUrl: string;
   readonly internalSecrets: readonly string[];
   readonly drainTimeoutMs: number;
+  readonly identifyBudgetFloor: number;
   readonly strictEvictionPolicy: boolean;
 }
 export interface HttpConfig extends BaseConfig, StoreConfig, ServerConfig, RingConfig {
@@ -230,7 +232,7 @@ export function loadConfig<R extends Role>(role: R, env: NodeJS.ProcessEnv = pro
       reconcileEveryMs: v('RECONCILE_EVERY_MS'), discordToken: v('DISCORD_TOKEN'), discordApiUrl: v('DISCORD_API_URL'),
       shardCount: v('SHARD_COUNT'), applicationId: v('DISCORD_APPLICATION_ID'), publicKey: values.DISCORD_PUBLIC_KEY as string | undefined,
       dataDir: v('DATA_DIR'), replicaUrl: v('REPLICA_URL'), internalSecrets: v('INTERNAL_SECRET'), drainTimeoutMs: v('DRAIN_TIMEOUT_MS'),
-      strictEvictionPolicy: v('STRICT_EVICTION_POLICY'),
+      identifyBudgetFloor: v('IDENTIFY_BUDGET_FLOOR'), strictEvictionPolicy: v('STRICT_EVICTION_POLICY'),
     }),
     http: () => ({
       ...base, ...store, ...server, ...ring, role: 'http',

@@ -27,6 +27,8 @@ export const metrics = {
   failoverSeconds: new Histogram({ name: 'leasehold_failover_seconds', help: 'Time from a lease becoming claimable to the guild serving again on this pod.', buckets: slowBuckets, ...reg }),
   events: new Counter({ name: 'leasehold_events_total', help: 'Discord dispatches by outcome.', labelNames: ['outcome'] as const, ...reg }),
   eventBufferBytes: new Gauge({ name: 'leasehold_event_buffer_bytes', help: 'Bytes of dispatches buffered for failover replay.', ...reg }),
+  identifyBudgetFloor: new Gauge({ name: 'leasehold_identify_budget_floor', help: 'IDENTIFY_BUDGET_FLOOR: identifies stop when the remaining budget reaches it.', ...reg }),
+  gatewaySessions: new Gauge({ name: 'leasehold_gateway_sessions', help: 'Discord sessions of this gateway by status (ready, resuming, connecting, disconnected).', labelNames: ['status'] as const, ...reg }),
   identifyRemaining: new Gauge({ name: 'leasehold_identify_remaining', help: 'Identifies left in Discord\'s daily session budget.', ...reg }),
   restRequests: new Counter({ name: 'leasehold_rest_requests_total', help: 'Discord REST requests by status.', labelNames: ['status'] as const, ...reg }),
   // guild data

@@ -47,6 +47,8 @@ export interface OwnershipOptions {
   readonly handoffConcurrency?: number;
   /** Adopt leases handed to this pod that no protocol announced (default true). */
   readonly autoAdopt?: boolean;
+  /** Minimum time between two runs of decide() (default 50 ms). */
+  readonly decideMinIntervalMs?: number;
 }
 
 export interface OwnershipDeps {
@@ -73,6 +75,8 @@ export class OwnershipLoop {
   private stream: EventStreamReader | undefined;
   private timers: NodeJS.Timeout[] = [];
   private decideScheduled = false;
+  private lastDecideAt = -Infinity;
+  private decideTimer: NodeJS.Timeout | undefined;
   private reconciling: Promise<void> | undefined;
   private lastReconcileAt = -Infinity;
   /** Redis time (ms) this process joined: leases since then can be adopted. */
@@ -84,7 +88,7 @@ export class OwnershipLoop {
     opts: OwnershipOptions,
     private readonly deps: OwnershipDeps,
   ) {
-    this.opts = { claimConcurrency: 16, handoffConcurrency: 4, autoAdopt: true, ...opts };
+    this.opts = { claimConcurrency: 16, handoffConcurrency: 4, autoAdopt: true, decideMinIntervalMs: 50, ...opts };
     this.tracker = new MissingLeaseTracker(deps.clock, opts.ttlMs);
     this.view = { members: new Map(), cordons: new Set(), pins: new Map(), ringParams: opts.ringParams };
   }
@@ -131,6 +135,7 @@ export class OwnershipLoop {
     this.status = 'stopping';
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    if (this.decideTimer) clearTimeout(this.decideTimer);
     await this.stream?.stop();
     if (opts.release) {
       for (const [guildId, h] of [...this.held]) {
@@ -245,7 +250,9 @@ export class OwnershipLoop {
 
   private async onEvents(events: ClusterEvent[]): Promise<void> {
     let membership = false;
+    let memberGone = false;
     for (const e of events) {
+      if (e.type === 'member_expire' || e.type === 'member_leave') memberGone = true;
       this.routing.applyEvent(e);
       if (e.type.startsWith('member_') || e.type === 'pin' || e.type === 'unpin' || e.type === 'cordon' || e.type === 'uncordon' || e.type === 'ring') membership = true;
       // A newer epoch for a guild we hold (someone else's claim or handoff), or a release of our
@@ -258,7 +265,15 @@ export class OwnershipLoop {
         if (newer || released) this.drop(e.guild, h.epoch, e.type === 'handoff' ? 'moved' : 'lost');
       }
     }
-    if (membership) await this.refreshView();
+    // A member that died leaves leases that expire without a stream entry: re-read them now
+    // rather than at the next periodic reconcile, so its guilds are claimed about one TTL after
+    // it stopped renewing.
+    if (memberGone) {
+      await this.reconcile();
+      // Its last lease renew may have come after its last heartbeat: look once more.
+      const t = setTimeout(() => void this.reconcile().catch(() => undefined), this.opts.renewEveryMs);
+      t.unref();
+    } else if (membership) await this.refreshView();
     this.scheduleDecide();
   }
 
@@ -268,18 +283,28 @@ export class OwnershipLoop {
     this.setView({ members: members.members, cordons: new Set(cordons.keys()), pins: pins.pins, ringParams: this.opts.ringParams });
   }
 
+  /**
+   * Run decide() soon. It costs one map lookup per known guild (~10 ms at 100k), so it runs at
+   * most every `decideMinIntervalMs`; fencing does not wait for it (holds() checks the deadline
+   * on every write), decide() only does the bookkeeping.
+   */
   private scheduleDecide(): void {
     if (this.decideScheduled || this.status === 'stopped') return;
     this.decideScheduled = true;
-    queueMicrotask(() => {
+    const wait = Math.max(0, this.lastDecideAt + this.opts.decideMinIntervalMs - this.deps.clock.now());
+    const run = () => {
       this.decideScheduled = false;
+      this.decideTimer = undefined;
       if (this.status !== 'running' && this.status !== 'idle') return;
+      this.lastDecideAt = this.deps.clock.now();
       try {
         this.runDecide();
       } catch (err) {
         this.deps.logger.error({ err }, 'ownership decision failed');
       }
-    });
+    };
+    if (wait === 0) queueMicrotask(run);
+    else this.decideTimer = setTimeout(run, wait);
   }
 
   private selfState(): { ready: boolean; draining: boolean; cordoned: boolean } {
@@ -398,6 +423,8 @@ export class OwnershipLoop {
     if (!r.ok) {
       metrics.leaseClaims.inc({ result: ScriptErrorCode[r.code] ?? String(r.code) });
       if (r.code === ScriptErrorCode.UntilUnknown) this.tracker.noteMissing(guildId);
+      // `until` exists again: a later disappearance must start its own full-TTL wait.
+      else if (r.code === ScriptErrorCode.LeaseNotExpired) this.tracker.clear(guildId);
       return;
     }
     this.tracker.clear(guildId);
