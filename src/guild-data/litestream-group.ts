@@ -1,0 +1,244 @@
+// Supervises one Litestream process (one group of guilds): starts it with the group's rendered
+// config, restarts it with backoff when it crashes, stops it with SIGTERM (which makes
+// Litestream sync every database one last time) when the group's config changes, and stops
+// a process that ran out of file descriptors instead of letting it spin.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rename, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import { metrics } from '../metrics.js';
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import { effectiveLevel, isEmfile, parseLitestreamLine, type LitestreamLine } from './litestream-log.js';
+
+export type GroupState = 'stopped' | 'running' | 'stopping' | 'backoff' | 'emfile';
+
+export interface LitestreamGroupOptions {
+  readonly id: string;
+  readonly bin: string;
+  readonly configPath: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Restarts after a crash. */
+  readonly backoff: BackoffPolicy;
+  /** Restarts after running out of file descriptors: slower, it will not fix itself quickly. */
+  readonly emfileBackoff: BackoffPolicy;
+  /** A run this long forgets earlier crashes (backoff starts over). */
+  readonly stableAfterMs: number;
+  /** How long a SIGTERM may take (final syncs) before SIGKILL. */
+  readonly stopTimeoutMs: number;
+  /** Every parsed output line, for replication progress. */
+  readonly onLine: (line: LitestreamLine) => void;
+  /** Guild id of a database path, for log fields. */
+  readonly guildOf: (dbPath: string) => string | undefined;
+}
+
+export interface StopOutcome {
+  /** A process was running when the stop began. */
+  readonly wasRunning: boolean;
+  /** It exited 0 after SIGTERM: every database it replicated was synced one last time. */
+  readonly clean: boolean;
+  /** Wall-clock ms when SIGTERM was sent: writes committed before it are in the replica when clean. */
+  readonly signalledAt: number;
+}
+
+export interface GroupStatus {
+  readonly id: string;
+  readonly state: GroupState;
+  readonly pid: number | undefined;
+  readonly dbs: number;
+  /** Unplanned restarts (crash, emfile) since this supervisor started. */
+  readonly crashes: number;
+  /** Crashes in the last minute: three or more is a crash loop. */
+  readonly recentCrashes: number;
+  readonly lastError: string | undefined;
+}
+
+const CRASH_WINDOW_MS = 60_000;
+export const CRASH_LOOP_THRESHOLD = 3;
+
+export class LitestreamGroup {
+  private child: ChildProcess | undefined;
+  private state: GroupState = 'stopped';
+  private configText: string | undefined;
+  private dbCount = 0;
+  private attempt = 0;
+  private startedAt = 0;
+  private crashes = 0;
+  private crashTimes: number[] = [];
+  private lastError: string | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stopRequested = false;
+  private emfileSeen = false;
+  private exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
+  private ops: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly o: LitestreamGroupOptions) {}
+
+  get pid(): number | undefined {
+    return this.state === 'running' || this.state === 'stopping' ? this.child?.pid : undefined;
+  }
+
+  status(): GroupStatus {
+    const now = this.o.clock.now();
+    return {
+      id: this.o.id,
+      state: this.state,
+      pid: this.pid,
+      dbs: this.dbCount,
+      crashes: this.crashes,
+      recentCrashes: this.crashTimes.filter((t) => now - t < CRASH_WINDOW_MS).length,
+      lastError: this.lastError,
+    };
+  }
+
+  /**
+   * Replace the group's config: stop the running process (SIGTERM: a final sync of every
+   * database), write the new config, start again unless it is empty. While the group waits out
+   * a crash backoff, the new config is used by the pending restart instead.
+   */
+  reconfigure(configText: string | undefined, dbCount: number, onStopped?: (outcome: StopOutcome) => void): Promise<StopOutcome> {
+    return this.serial(async () => {
+      const outcome = await this.stopProcess();
+      // Between the old process's last line and the new one's first: the caller switches the
+      // bookkeeping of which epoch each database replicates to.
+      onStopped?.(outcome);
+      this.configText = dbCount > 0 ? configText : undefined;
+      this.dbCount = this.configText === undefined ? 0 : dbCount;
+      if (this.configText === undefined) {
+        this.clearRestart();
+        this.state = 'stopped';
+        return outcome;
+      }
+      await this.writeConfig(this.configText);
+      if (this.state !== 'backoff' && this.state !== 'emfile') {
+        if (outcome.wasRunning) metrics.litestreamRestarts.inc({ reason: 'config' });
+        await this.spawnProcess();
+      }
+      return outcome;
+    });
+  }
+
+  /** Stop for good (shutdown): SIGTERM, final syncs, no restart. */
+  stop(): Promise<StopOutcome> {
+    return this.serial(async () => {
+      this.closed = true;
+      this.clearRestart();
+      const outcome = await this.stopProcess();
+      this.state = 'stopped';
+      return outcome;
+    });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.ops.then(fn, fn);
+    this.ops = next.catch(() => undefined);
+    return next;
+  }
+
+  private async writeConfig(text: string): Promise<void> {
+    const tmp = `${this.o.configPath}.tmp`;
+    await writeFile(tmp, text, { mode: 0o600 });
+    await rename(tmp, this.o.configPath);
+  }
+
+  private async spawnProcess(): Promise<void> {
+    if (this.closed || this.configText === undefined) return;
+    this.stopRequested = false;
+    this.emfileSeen = false;
+    const child = spawn(this.o.bin, ['replicate', '-config', this.o.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.state = 'running';
+    this.startedAt = this.o.clock.now();
+    this.exited = new Promise((resolve) => {
+      let done = false;
+      const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+        if (done) return;
+        done = true;
+        resolve({ code, signal });
+        this.onExit(child, code, signal);
+      };
+      child.once('error', (err) => {
+        this.lastError = err.message;
+        finish(null, null);
+      });
+      child.once('close', finish);
+    });
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream) createInterface({ input: stream }).on('line', (l) => this.onOutput(child, l));
+    }
+    this.o.logger.info({ group: this.o.id, pid: child.pid, dbs: this.dbCount }, 'litestream started');
+  }
+
+  private onOutput(child: ChildProcess, text: string): void {
+    if (text.trim().length === 0) return;
+    const line = parseLitestreamLine(text);
+    const guild = line.db === undefined ? undefined : this.o.guildOf(line.db);
+    this.o.logger[effectiveLevel(line)]({ group: this.o.id, ...(guild ? { guild } : {}), ...line.fields, ...(line.error ? { error: line.error } : {}) }, `litestream: ${line.msg}`);
+    if (line.level === 'error') this.lastError = line.error ?? line.msg;
+    if (isEmfile(line) && !this.emfileSeen && child === this.child) {
+      this.emfileSeen = true;
+      this.o.logger.error({ group: this.o.id, dbs: this.dbCount, pid: child.pid }, 'litestream ran out of file descriptors: stopping it (raise the fd limit or lower the open-guild cap); it restarts after a backoff');
+      // SIGTERM still lets it sync what it can; the exit is handled as an 'emfile' restart.
+      child.kill('SIGTERM');
+      const killTimer = setTimeout(() => child.kill('SIGKILL'), this.o.stopTimeoutMs);
+      killTimer.unref();
+      child.once('close', () => clearTimeout(killTimer));
+    }
+    this.o.onLine(line);
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child !== this.child) return;
+    if (this.stopRequested) return;
+    // Unplanned: a crash, a kill from outside, or our own emfile stop.
+    const now = this.o.clock.now();
+    const reason = this.emfileSeen ? 'emfile' : 'crash';
+    if (now - this.startedAt >= this.o.stableAfterMs) this.attempt = 0;
+    this.attempt++;
+    this.crashes++;
+    this.crashTimes = [...this.crashTimes.filter((t) => now - t < CRASH_WINDOW_MS), now];
+    metrics.litestreamRestarts.inc({ reason });
+    const delay = backoffDelay(reason === 'emfile' ? this.o.emfileBackoff : this.o.backoff, this.attempt);
+    this.state = reason === 'emfile' ? 'emfile' : 'backoff';
+    this.child = undefined;
+    this.o.logger.error({ group: this.o.id, code, signal, attempt: this.attempt, retryInMs: delay, lastError: this.lastError }, `litestream exited unexpectedly (${reason}); restarting after backoff`);
+    this.clearRestart();
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      void this.serial(async () => {
+        if (this.state !== 'backoff' && this.state !== 'emfile') return;
+        if (this.configText === undefined) {
+          this.state = 'stopped';
+          return;
+        }
+        await this.spawnProcess();
+      }).catch((err: unknown) => this.o.logger.error({ err, group: this.o.id }, 'litestream restart failed'));
+    }, delay);
+  }
+
+  private clearRestart(): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+  }
+
+  /** SIGTERM the running process and wait for it (SIGKILL after stopTimeoutMs). */
+  private async stopProcess(): Promise<StopOutcome> {
+    const signalledAt = this.o.clock.wallNow();
+    const child = this.child;
+    if (!child || this.state !== 'running' || !this.exited) return { wasRunning: false, clean: false, signalledAt };
+    this.stopRequested = true;
+    this.state = 'stopping';
+    child.kill('SIGTERM');
+    const killTimer = setTimeout(() => {
+      this.o.logger.warn({ group: this.o.id, pid: child.pid }, 'litestream did not stop in time; killing it');
+      child.kill('SIGKILL');
+    }, this.o.stopTimeoutMs);
+    const { code, signal } = await this.exited;
+    clearTimeout(killTimer);
+    this.child = undefined;
+    this.state = 'stopped';
+    return { wasRunning: true, clean: code === 0 && signal === null, signalledAt };
+  }
+}

@@ -1,0 +1,70 @@
+// Replacing a guild's local file safely: a new file (restored or handed over) is checked in
+// scratch space, the old one is moved aside (never reused silently, never deleted), and the new
+// one is renamed into place. The caller holds the guild's reservation throughout.
+import Database from 'better-sqlite3';
+import { open, rename, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { GuildDataError } from './errors.js';
+import type { GuildPaths } from './paths.js';
+
+/**
+ * Move the guild's database and its WAL/SHM aside as `<file>.aside-<wallMs>` (together: a WAL
+ * left behind would be replayed into the new file) and drop Litestream's shadow directory,
+ * which describes the old file. Returns the aside path of the database, if there was one.
+ */
+export async function moveAside(paths: GuildPaths, guildId: string, wallMs: number): Promise<string | undefined> {
+  const files = paths.dbFiles(guildId);
+  const suffix = paths.asideSuffix(wallMs);
+  let moved: string | undefined;
+  for (const f of [files.db, files.wal, files.shm]) {
+    if (!existsSync(f)) continue;
+    await rename(f, `${f}${suffix}`);
+    if (f === files.db) moved = `${f}${suffix}`;
+  }
+  await rm(paths.litestreamMetaDir(guildId), { recursive: true, force: true });
+  return moved;
+}
+
+/** Rename a checked scratch file into place as the guild's database. */
+export async function placeFile(paths: GuildPaths, guildId: string, scratch: string): Promise<void> {
+  await rename(scratch, paths.dbFile(guildId));
+}
+
+/** Write bytes to a scratch file and fsync it, so a crash right after the rename keeps them. */
+export async function writeDurably(path: string, bytes: Buffer): Promise<void> {
+  const fh = await open(path, 'wx', 0o600);
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * A candidate file must be a readable SQLite database of this guild: `quick_check` passes and
+ * its meta table (when it has one) names the guild. Returns a problem, or undefined when fine.
+ */
+export function checkCandidate(path: string, guildId: string): string | undefined {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    const qc = db.pragma('quick_check', { simple: true }) as string;
+    if (qc !== 'ok') return `quick_check: ${qc}`;
+    const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+    if (hasMeta) {
+      const row = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'guild_id'").get();
+      if (row && row.value !== guildId) return `file belongs to guild ${row.value}`;
+    }
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    db?.close();
+  }
+}
+
+export function assertCandidate(path: string, guildId: string): void {
+  const problem = checkCandidate(path, guildId);
+  if (problem) throw new GuildDataError('WRONG_GUILD_FILE', `guild ${guildId}: candidate database rejected: ${problem}`, guildId);
+}

@@ -1,0 +1,97 @@
+// Restore on claim (DESIGN §5): a guild's data comes back from the replica path of its recorded
+// data_epoch into a fresh file, the old local file is moved aside, and the new epoch is
+// recorded. No data_epoch means a new guild (start empty); a recorded one that cannot be read
+// fails loudly, never silently empty. Point-in-time restores use Litestream's -timestamp.
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { systemClock, type Clock } from '../clock.js';
+import { silentLogger, type Logger } from '../log.js';
+import { metrics } from '../metrics.js';
+import type { DataEpochStore } from './data-epoch.js';
+import { RestoreError } from './errors.js';
+import type { GuildDatabases } from './guild-databases.js';
+import type { GuildDb } from './guild-db.js';
+import { failureDetail } from './litestream-bin.js';
+import { checkCandidate, moveAside, placeFile } from './local-files.js';
+import { assertGuildId } from './paths.js';
+import type { ReplicationManager } from './replication-manager.js';
+
+export interface RestoreDeps {
+  readonly dbs: GuildDatabases;
+  readonly replication: ReplicationManager;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+export interface RestoreResult {
+  readonly guildId: string;
+  /** The epoch the guild now serves. */
+  readonly epoch: number;
+  /** The epoch whose replica the data came from (null: started empty). */
+  readonly dataEpoch: number | null;
+  readonly source: 'replica' | 'empty';
+  readonly movedAside: string | undefined;
+  readonly seconds: number;
+  readonly db: GuildDb;
+}
+
+/** Restore a claimed guild at `epoch` from its data_epoch's replica (or start it empty). */
+export function restoreGuild(deps: RestoreDeps, guildId: string, epoch: number, store: DataEpochStore): Promise<RestoreResult> {
+  return restore(deps, guildId, epoch, store, undefined);
+}
+
+/**
+ * Restore a guild as it was at `at` from its data_epoch's replica, serving it at `epoch`. Only
+ * the data_epoch path's history is reachable (older epoch paths are deleted once superseded),
+ * within the replica's retention. The caller pauses the guild meanwhile.
+ */
+export function restoreGuildAt(deps: RestoreDeps, guildId: string, at: Date, epoch: number, store: DataEpochStore): Promise<RestoreResult> {
+  if (Number.isNaN(at.getTime())) throw new TypeError('restoreGuildAt: invalid date');
+  return restore(deps, guildId, epoch, store, at);
+}
+
+async function restore(deps: RestoreDeps, guildId: string, epoch: number, store: DataEpochStore, at: Date | undefined): Promise<RestoreResult> {
+  assertGuildId(guildId);
+  const clock = deps.clock ?? systemClock;
+  const logger = (deps.logger ?? silentLogger).child({ guild: guildId, epoch });
+  const started = clock.now();
+  const assignment = await store.getAssignment(guildId);
+  const dataEpoch = assignment?.dataEpoch ?? null;
+  const fail = (reason: RestoreError['reason'], detail: string): never => {
+    const err = new RestoreError(guildId, dataEpoch ?? -1, reason, detail);
+    metrics.restoreFailures.inc();
+    logger.error({ dataEpoch, reason, detail, at: at?.toISOString() }, 'guild restore failed');
+    throw err;
+  };
+  if (dataEpoch === null && at !== undefined) fail('missing', 'no data_epoch recorded: nothing to restore a point in time from');
+
+  const reservation = await deps.dbs.reserve(guildId);
+  const scratch = deps.dbs.paths.scratchFile(guildId, 'restore');
+  try {
+    if (dataEpoch !== null) {
+      // Litestream refuses an existing output path: restore into fresh scratch space.
+      const args = ['-o', scratch, ...(at ? ['-timestamp', at.toISOString()] : [])];
+      const r = await deps.replication.runFor(guildId, dataEpoch, 'restore', args);
+      if (r.code !== 0) {
+        const detail = failureDetail(r);
+        fail(/no matching backups|no generation|no snapshots/i.test(detail) ? 'missing' : 'litestream', `${deps.replication.location(guildId, dataEpoch).url}: ${detail}`);
+      }
+      if (!existsSync(scratch)) fail('missing', `${deps.replication.location(guildId, dataEpoch).url}: litestream produced no file`);
+      const problem = checkCandidate(scratch, guildId);
+      if (problem) fail('unreadable', problem);
+    }
+    const movedAside = await moveAside(deps.dbs.paths, guildId, clock.wallNow());
+    if (dataEpoch !== null) await placeFile(deps.dbs.paths, guildId, scratch);
+    const db = await reservation.adopt(epoch);
+    const seconds = (clock.now() - started) / 1000;
+    if (dataEpoch !== null) metrics.restoreSeconds.observe(seconds);
+    logger.info({ dataEpoch, movedAside, seconds, at: at?.toISOString() }, dataEpoch === null ? 'guild started empty (no data_epoch)' : 'guild restored');
+    return { guildId, epoch, dataEpoch, source: dataEpoch === null ? 'empty' : 'replica', movedAside, seconds, db };
+  } catch (err) {
+    reservation.cancel();
+    throw err;
+  } finally {
+    await rm(scratch, { force: true });
+    await rm(`${scratch}.tmp`, { force: true });
+  }
+}
