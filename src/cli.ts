@@ -19,6 +19,8 @@ type RoleMain = (argv: string[]) => Promise<void>;
 
 const roles: Record<string, () => Promise<RoleMain>> = {
   admin: async () => (await import('./admin/main.js')).main,
+  gateway: async () => (await import('./gateway/main.js')).main,
+  http: async () => (await import('./http/main.js')).main,
   sim: async () => (await import('./sim/main.js')).main,
 };
 

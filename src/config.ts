@@ -108,6 +108,8 @@ export const ENV = {
   INTERNAL_SECRET: { schema: list, roles: ['gateway', 'http'], requiredFor: ['gateway', 'http'], doc: 'Signs edge → gateway requests. Comma-separated for rotation; the first signs, all verify.' },
   ADMIN_TOKEN: { schema: list, roles: ['http', 'admin'], requiredFor: ['http'], doc: 'Bearer token(s) of the admin API. Comma-separated for rotation.' },
   IDENTIFY_BUDGET_FLOOR: { schema: intIn(0, 100_000), def: '100', roles: ['gateway'], doc: 'Stop identifying when this many of Discord\'s daily session starts remain (a crash loop cannot spend the rest).' },
+  IDENTIFY_WINDOW_MS: { schema: intIn(100, 60_000), def: '5000', roles: ['gateway'], doc: 'Discord\'s identify window per max_concurrency bucket (5 s on Discord; the stand-in can be told a shorter one).' },
+  EVENT_BUFFER_MAX_BYTES: { schema: intIn(1_048_576, 17_179_869_184), def: '268435456', roles: ['gateway'], doc: 'Memory bound of the failover replay buffer (every guild dispatch of the last TTL + lag + restore time).' },
   DRAIN_TIMEOUT_MS: { schema: intIn(0, 3_600_000), def: '60000', roles: ['gateway'], doc: 'How long a SIGTERM drain may take before the pod exits anyway.' },
   STRICT_EVICTION_POLICY: { schema: boolish, def: 'false', roles: ['gateway', 'http'], doc: 'Refuse to start when Redis maxmemory-policy is not noeviction (default: warn and export a metric).' },
 } as const satisfies Record<string, VarSpec>;
@@ -152,6 +154,8 @@ export interface GatewayConfig extends BaseConfig, StoreConfig, ServerConfig, Ri
   readonly internalSecrets: readonly string[];
   readonly drainTimeoutMs: number;
   readonly identifyBudgetFloor: number;
+  readonly identifyWindowMs: number;
+  readonly eventBufferMaxBytes: number;
   readonly strictEvictionPolicy: boolean;
 }
 export interface HttpConfig extends BaseConfig, StoreConfig, ServerConfig, RingConfig {
@@ -232,7 +236,7 @@ export function loadConfig<R extends Role>(role: R, env: NodeJS.ProcessEnv = pro
       reconcileEveryMs: v('RECONCILE_EVERY_MS'), discordToken: v('DISCORD_TOKEN'), discordApiUrl: v('DISCORD_API_URL'),
       shardCount: v('SHARD_COUNT'), applicationId: v('DISCORD_APPLICATION_ID'), publicKey: values.DISCORD_PUBLIC_KEY as string | undefined,
       dataDir: v('DATA_DIR'), replicaUrl: v('REPLICA_URL'), internalSecrets: v('INTERNAL_SECRET'), drainTimeoutMs: v('DRAIN_TIMEOUT_MS'),
-      identifyBudgetFloor: v('IDENTIFY_BUDGET_FLOOR'), strictEvictionPolicy: v('STRICT_EVICTION_POLICY'),
+      identifyBudgetFloor: v('IDENTIFY_BUDGET_FLOOR'), identifyWindowMs: v('IDENTIFY_WINDOW_MS'), eventBufferMaxBytes: v('EVENT_BUFFER_MAX_BYTES'), strictEvictionPolicy: v('STRICT_EVICTION_POLICY'),
     }),
     http: () => ({
       ...base, ...store, ...server, ...ring, role: 'http',

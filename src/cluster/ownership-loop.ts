@@ -29,7 +29,7 @@ export interface OwnershipHooks {
    * Planned move to `to`. The default (no hook) moves only the lease: stop, then compare-and-set.
    * A gateway's hook sends the guild's database first. Resolves once the lease has moved.
    */
-  handoff?(guildId: string, epoch: number, to: string): Promise<void>;
+  handoff?(guildId: string, epoch: number, to: string, floor: number): Promise<void>;
 }
 
 export interface OwnershipOptions {
@@ -477,7 +477,7 @@ export class OwnershipLoop {
       // is away would leave the guild unowned: read the floor first, and keep the guild if it fails.
       const floor = (await this.deps.store.floors([guildId])).get(guildId) ?? epoch;
       if (hooks.handoff) {
-        await hooks.handoff(guildId, epoch, to);
+        await hooks.handoff(guildId, epoch, to, floor);
         this.drop(guildId, epoch, 'moved');
       } else {
         // Lease-only move: stop first, so nothing is applied while the lease changes hands.
