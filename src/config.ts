@@ -2,7 +2,6 @@
 // The table below is the single source of truth: it parses, it documents (README, --help),
 // and it decides which role reads what. A bad value is a ConfigError naming the variable.
 import { hostname } from 'node:os';
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
@@ -75,8 +74,14 @@ interface VarSpec {
   readonly doc: string;
 }
 
-const inContainer = (): boolean =>
-  process.env['KUBERNETES_SERVICE_HOST'] !== undefined || existsSync('/.dockerenv');
+// Only Kubernetes is detected: /.dockerenv also exists on some VMs, and the image sets HOST itself.
+const inContainer = (): boolean => process.env['KUBERNETES_SERVICE_HOST'] !== undefined;
+
+/** A default derived from LEASE_TTL_MS; none when that is itself invalid (it is reported once, there). */
+function fromTtl(env: NodeJS.ProcessEnv, f: (ttl: number) => number): string | undefined {
+  const raw = env['LEASE_TTL_MS'] || '10000';
+  return /^\d{1,9}$/.test(raw.trim()) ? String(f(Number(raw))) : undefined;
+}
 
 const ALL: readonly Role[] = ROLES;
 const PODS: readonly Role[] = ['gateway', 'http'];
@@ -90,11 +95,11 @@ export const ENV = {
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), def: 'info', roles: ALL, doc: 'pino log level.' },
   POD_ID: { schema: podId, def: () => hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 63), roles: PODS, doc: 'Member id (default: host name; a StatefulSet pod name in Kubernetes). A second live process with the same id refuses to start.' },
   PORT: { schema: intIn(0, 65535), def: '0', roles: SERVERS, doc: 'HTTP port; 0 picks a free one (the listening log line says which).' },
-  HOST: { schema: z.string().trim().min(1), def: () => (inContainer() ? '0.0.0.0' : '127.0.0.1'), roles: SERVERS, doc: 'Bind address (127.0.0.1 outside containers, 0.0.0.0 inside).' },
+  HOST: { schema: z.string().trim().min(1), def: () => (inContainer() ? '0.0.0.0' : '127.0.0.1'), roles: SERVERS, doc: 'Bind address (127.0.0.1, or 0.0.0.0 in Kubernetes; the image sets 0.0.0.0).' },
   ADVERTISE_ADDR: { schema: hostPort, roles: SERVERS, doc: 'host:port other pods use to reach this one. Default HOST:PORT; required when HOST is a wildcard.' },
   LEASE_TTL_MS: { schema: intIn(500, 600_000), def: '10000', roles: ['gateway', 'admin'], doc: 'Lease TTL; member keys use the same TTL.' },
-  RENEW_EVERY_MS: { schema: intIn(50, 300_000), def: (env) => String(Math.floor(Number(env['LEASE_TTL_MS'] ?? 10000) / 3)), roles: ['gateway'], doc: 'Renew period (default TTL/3).' },
-  LEASE_MARGIN_MS: { schema: intIn(0, 60_000), def: (env) => String(Math.max(100, Math.floor(Number(env['LEASE_TTL_MS'] ?? 10000) / 10))), roles: ['gateway'], doc: 'Safety margin subtracted from a lease\'s local deadline (default TTL/10, at least 100 ms).' },
+  RENEW_EVERY_MS: { schema: intIn(50, 300_000), def: (env) => fromTtl(env, (ttl) => Math.floor(ttl / 3)), roles: ['gateway'], doc: 'Renew period (default TTL/3).' },
+  LEASE_MARGIN_MS: { schema: intIn(0, 60_000), def: (env) => fromTtl(env, (ttl) => Math.max(100, Math.floor(ttl / 10))), roles: ['gateway'], doc: 'Safety margin subtracted from a lease\'s local deadline (default TTL/10, at least 100 ms).' },
   RECONCILE_EVERY_MS: { schema: intIn(100, 600_000), def: '5000', roles: ['gateway', 'http'], doc: 'Period of the full reconcile that backs up the event stream.' },
   RING_VNODES: { schema: intIn(1, 4096), def: '2000', roles: ['gateway', 'http', 'admin'], doc: 'Virtual nodes per gateway on the ring; every pod must agree (`lh:ring`).' },
   EVENTS_MAXLEN: { schema: intIn(100, 10_000_000), def: '100000', roles: ['gateway', 'http', 'admin'], doc: 'Approximate cap of the `lh:events` stream.' },
@@ -104,7 +109,7 @@ export const ENV = {
   DISCORD_APPLICATION_ID: { schema: snowflake, roles: ['gateway', 'http'], requiredFor: ['gateway', 'http'], doc: 'The application id.' },
   DISCORD_PUBLIC_KEY: { schema: hex64, roles: ['gateway', 'http'], requiredFor: ['http'], doc: 'The Ed25519 public key that signs interactions (hex).' },
   DATA_DIR: { schema: z.string().trim().min(1), def: './data', roles: ['gateway'], doc: 'Guild SQLite files live in DATA_DIR/guilds/.' },
-  REPLICA_URL: { schema: url(['file:', 's3:']), def: (env) => pathToFileURL(resolve(env['DATA_DIR'] || './data', 'replicas')).href, roles: ['gateway', 'admin'], doc: 'Replica root: file:///path or s3://bucket/prefix.' },
+  REPLICA_URL: { schema: url(['file:', 's3:']), def: () => pathToFileURL(resolve('replicas')).href, roles: ['gateway', 'admin'], doc: 'Replica root every gateway shares: s3://bucket/prefix in production; file:///path when all gateways share a disk (default ./replicas, not under DATA_DIR, so local gateways can restore each other\'s guilds).' },
   INTERNAL_SECRET: { schema: list, roles: ['gateway', 'http'], requiredFor: ['gateway', 'http'], doc: 'Signs edge → gateway requests. Comma-separated for rotation; the first signs, all verify.' },
   ADMIN_TOKEN: { schema: list, roles: ['http', 'admin'], requiredFor: ['http'], doc: 'Bearer token(s) of the admin API. Comma-separated for rotation.' },
   IDENTIFY_BUDGET_FLOOR: { schema: intIn(0, 100_000), def: '100', roles: ['gateway'], doc: 'Stop identifying when this many of Discord\'s daily session starts remain (a crash loop cannot spend the rest).' },

@@ -353,7 +353,9 @@ export class OwnershipLoop {
     this.held.delete(guildId);
     metrics.leaseLost.inc({ reason });
     this.updateOwnedGauge();
-    if (reason !== 'released') this.deps.logger.warn({ guild: guildId, epoch, reason }, 'lease lost: guild stopped');
+    // A planned move is routine; anything else means the lease went away under us.
+    if (reason === 'moved') this.deps.logger.info({ guild: guildId, epoch }, 'guild moved away');
+    else if (reason !== 'released') this.deps.logger.warn({ guild: guildId, epoch, reason }, 'lease lost: guild stopped');
     try {
       this.deps.hooks.lost(guildId, epoch, reason);
     } catch (err) {
