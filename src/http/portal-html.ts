@@ -40,6 +40,8 @@ export interface GuildPageData {
 }
 
 const REFRESH_MS = 5000;
+/** Rows of recent moves and overrides on the cluster page (the API has more). */
+const MOVES_SHOWN = 12;
 
 const CSS = `
 :root{--bg:#f6f7f9;--fg:#1c2330;--muted:#667085;--card:#fff;--line:#e4e7ec;--accent:#4f6bed;--ok:#12a150;--warn:#c27c0e;--bad:#d92d20;--bar:#c7d2fe}
@@ -61,7 +63,7 @@ th{font-size:12px;color:var(--muted);font-weight:500;border-top:none}td.num{text
 .ok{color:var(--ok);border-color:var(--ok)}.warn{color:var(--warn);border-color:var(--warn)}.bad{color:var(--bad);border-color:var(--bad)}
 .muted{color:var(--muted)}code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace}a{color:var(--accent)}
 .banner{border-left:4px solid var(--warn);background:var(--card);padding:10px 14px;margin-bottom:16px;border-radius:4px}
-.banner.bad{border-left-color:var(--bad)}
+.banner.alert{border-left-color:var(--bad)}.banner.alert b{color:var(--bad)}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}dt{color:var(--muted)}dd{margin:0}
 .cols{display:grid;grid-template-columns:1fr 1fr;gap:16px}@media (max-width:800px){.cols{grid-template-columns:1fr}}
 .empty{color:var(--muted);font-style:italic}
@@ -148,9 +150,9 @@ export function renderClusterPage(d: ClusterPageData): string {
 
   const overrides = s.overrides.length
     ? `<table><tr><th>guild</th><th>lease owner</th><th>desired owner</th></tr>${s.overrides
-        .slice(0, 50)
+        .slice(0, MOVES_SHOWN)
         .map((o) => `<tr><td>${guildLink(o.guildId)}</td><td>${esc(o.owner)}</td><td>${o.desired === undefined ? '<span class="muted">none</span>' : esc(o.desired)}</td></tr>`)
-        .join('')}</table>${more(s.overrides.length, 50)}`
+        .join('')}</table>${more(s.overrides.length, MOVES_SHOWN)}`
     : empty('Every lease is on its desired owner.');
   const pins = s.pins.length
     ? `<table><tr><th>guild</th><th>pinned to</th><th></th></tr>${s.pins
@@ -168,18 +170,19 @@ export function renderClusterPage(d: ClusterPageData): string {
     : empty('Every known guild has an owner.');
   const moves = d.moves.length
     ? `<table><tr><th>when</th><th>what</th><th>guild</th><th>from → to</th><th class="num">epoch</th></tr>${d.moves
+        .slice(0, MOVES_SHOWN)
         .map(
           (m) => `<tr><td title="${esc(new Date(m.at).toISOString())}">${esc(ago(d.nowMs, m.at))}</td><td>${badge(m.type.replace('_', ' '), m.type === 'handoff' ? 'ok' : m.type === 'claim' ? '' : 'warn')}</td><td>${guildLink(m.guildId)}</td>
 <td>${esc(m.from ?? '—')} → ${esc(m.owner || '—')}</td><td class="num">${m.epoch ?? ''}</td></tr>`,
         )
         .join('')}</table>`
     : empty('No lease changes in the event stream yet.');
-  const garbage = s.garbage.length ? `<div class="banner bad"><b>${s.garbage.length} Redis key(s) hold garbage</b> and are ignored: <code>${esc(s.garbage.slice(0, 5).join(', '))}</code>${s.garbage.length > 5 ? ' …' : ''}</div>` : '';
+  const garbage = s.garbage.length ? `<div class="banner alert"><b>${s.garbage.length} Redis key(s) hold garbage</b> and are ignored: <code>${esc(s.garbage.slice(0, 5).join(', '))}</code>${s.garbage.length > 5 ? ' …' : ''}</div>` : '';
   const body = `<main>${garbage}<div class="tiles">${tiles.map(([v, l]) => `<div class="tile"><b>${esc(v)}</b><span>${esc(l)}</span></div>`).join('')}</div>
 ${gatewaysSection}
-<section><h2>Recent moves <small>from lh:events</small></h2>${moves}</section>
-<div class="cols"><section><h2>Lease overrides <small>owner ≠ desired: a move is pending</small></h2>${overrides}</section>
-<section><h2>Unowned guilds</h2>${unowned}</section>
+<div class="cols"><section><h2>Recent moves <small>from lh:events</small></h2>${moves}</section>
+<section><h2>Lease overrides <small>owner ≠ desired: a move is pending</small></h2>${overrides}</section>
+<section><h2>Unowned guilds <small>known to Postgres, no lease</small></h2>${unowned}</section>
 <section><h2>Pins</h2>${pins}</section>
 <section><h2>Cordons</h2>${cordons}</section></div>
 <p class="muted">ring v${esc(s.ringParams.version)} · ${esc(s.ringParams.vnodes)} vnodes · ${esc(s.ringParams.hash)} · members: ${esc(s.ringMembers.join(', ') || 'none')}</p></main>`;
@@ -203,7 +206,7 @@ export function renderGuildPage(d: GuildPageData): string {
   let banner = '';
   let detail = '';
   if (d.dashboard.kind === 'unreachable') {
-    banner = `<div class="banner bad"><b>Owner ${esc(d.dashboard.owner ?? '(unknown)')} is unreachable.</b> Lease data is shown; activity and reports come back when the guild is served again (a failover takes one lease TTL plus a few seconds).<br><span class="muted">${esc(d.dashboard.message)}</span></div>`;
+    banner = `<div class="banner alert"><b>Owner ${esc(d.dashboard.owner ?? '(unknown)')} is unreachable.</b> Lease data is shown; activity and reports come back when the guild is served again (a failover takes one lease TTL plus a few seconds).<br><span class="muted">${esc(d.dashboard.message)}</span></div>`;
   } else if (d.dashboard.kind === 'no_owner') {
     banner = `<div class="banner"><b>No gateway owns this guild right now.</b> Activity and reports are shown once one claims it.</div>`;
   } else {
@@ -247,5 +250,5 @@ function renderDashboard(g: GuildDashboard, nowMs: number, pod: string): string 
 
 /** A small page for portal errors (bad id), in the portal's look rather than JSON. */
 export function renderErrorPage(edgePod: string, nowMs: number, status: number, code: string, message: string): string {
-  return page(`error ${status}`, edgePod, nowMs, `<main><div class="banner bad"><b>${esc(status)} ${esc(code)}</b><br>${esc(message)}</div><p><a href="/">Back to the cluster</a></p></main>`);
+  return page(`error ${status}`, edgePod, nowMs, `<main><div class="banner alert"><b>${esc(status)} ${esc(code)}</b><br>${esc(message)}</div><p><a href="/">Back to the cluster</a></p></main>`);
 }

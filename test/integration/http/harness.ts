@@ -298,3 +298,73 @@ export async function stateOf(h: EdgeHarness): Promise<{ redis: Record<string, s
   }
   return { redis, postgres };
 }
+
+// ---- a small live-looking cluster for the portal ----
+
+/** What a gateway answers for the portal: its status and guild dashboards, made from the guild id. */
+export function portalGateway(podId: string, lagSeconds: number): GatewayBehaviour {
+  return (q) => {
+    if (q.path === '/internal/status') return { status: 200, body: { pod: podId, replicationLagSeconds: lagSeconds } };
+    const m = /^\/internal\/guilds\/(\d+)\/dashboard$/.exec(q.path);
+    if (!m) return { status: 404, body: { error: { code: 'NOT_FOUND', message: q.path } } };
+    const seed = Number(BigInt(m[1] as string) % 997n);
+    const day = (i: number) => new Date(Date.UTC(2026, 0, 1 + i)).toISOString().slice(0, 10);
+    return {
+      status: 200,
+      body: {
+        activity: {
+          total: 1200 + seed,
+          days: Array.from({ length: 10 }, (_, i) => ({ day: day(i), messages: 40 + ((seed * (i + 3)) % 120) })),
+          channels: ['general', 'memes', 'help', 'announcements'].map((name, i) => ({ id: `9000000000000000${10 + i}`, name, messages: 500 - i * 110 + (seed % 50) })),
+          users: ['ada', 'grace', 'linus', 'margaret'].map((name, i) => ({ id: `8000000000000000${10 + i}`, name, messages: 300 - i * 60 })),
+        },
+        reports: [
+          { id: 'r1', messageId: '700000000000000001', channelId: '900000000000000010', authorId: '800000000000000012', reporterId: '800000000000000011', reason: 'spam link <b>free nitro</b>', createdAt: Date.now() - 5 * 60_000 },
+          { id: 'r2', messageId: '700000000000000002', channelId: '900000000000000011', authorId: '800000000000000013', reporterId: '800000000000000010', reason: 'harassment', createdAt: Date.now() - 3 * 3600_000 },
+        ],
+        settings: { moderatorRoleId: '600000000000000001', logChannelId: '900000000000000013', alertKeywords: ['scam', 'nitro'] },
+        replicationLagSeconds: lagSeconds,
+      },
+    };
+  };
+}
+
+export interface PortalCluster {
+  readonly gateways: FakeGateway[];
+  readonly guilds: string[];
+  /** A guild whose owner (gw-c) is gone: its page shows "owner unreachable". */
+  readonly orphanGuild: string;
+}
+
+/** Three gateways (one gone), 40 guilds with leases, a pin, a cordon and some handoffs in lh:events. */
+export async function seedPortalCluster(h: EdgeHarness): Promise<PortalCluster> {
+  const gateways: FakeGateway[] = [];
+  const lags: Record<string, number> = { 'gw-a': 0.21, 'gw-b': 0.34, 'gw-c': 0.18 };
+  for (const id of ['gw-a', 'gw-b', 'gw-c']) {
+    const g = await startFakeGateway(id);
+    g.behave(portalGateway(id, lags[id] as number));
+    await h.addGateway(g);
+    gateways.push(g);
+  }
+  const guilds = Array.from({ length: 40 }, () => snowflake());
+  const desired = (g: string) => h.edge.routing.table.desiredOwner(g).owner as string;
+  for (const g of guilds) await h.lease(g, desired(g));
+  // A few planned moves, so the page has history: gw-a → gw-b → back.
+  for (const g of guilds.slice(0, 4)) {
+    const home = desired(g);
+    const other = home === 'gw-b' ? 'gw-a' : 'gw-b';
+    await h.lease(g, other);
+    await h.lease(g, home);
+  }
+  // An operator pinned one guild to gw-b and cordoned gw-c for maintenance (its guilds stay until handed off).
+  await h.cluster.controls.setPin(guilds[5] as string, 'gw-b');
+  await h.cluster.controls.setCordon('gw-c', 'kernel upgrade');
+  for (const g of guilds) await h.store.commitEpoch(g, (await h.cluster.leases.read(g)).lease?.owner ?? 'gw-a', (await h.cluster.leases.read(g)).lease?.epoch ?? 1, 'claim');
+  for (const g of guilds.slice(0, 30)) await h.store.advanceDataEpoch(g, (await h.cluster.leases.read(g)).lease?.epoch ?? 1);
+  // Two guilds Postgres knows but nobody holds now (their owner released them).
+  for (const g of [snowflake(), snowflake()]) await h.store.commitEpoch(g, 'gw-a', 1, 'claim');
+  await h.edge.routing.reconcile();
+  const orphanGuild = guilds.find((g) => h.edge.routing.table.lease(g)?.owner === 'gw-c') ?? (guilds[6] as string);
+  await h.edge.routing.loadAssignments();
+  return { gateways, guilds, orphanGuild };
+}
