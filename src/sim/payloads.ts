@@ -158,16 +158,48 @@ export function messagePayload(world: World, m: StoredMessage): APIMessage {
   };
 }
 
-/** MESSAGE_CREATE: the message plus guild_id and the author's member (as Discord sends it in guilds). */
+/**
+ * MESSAGE_CREATE: the message plus guild_id and the author's member, as Discord sends it in
+ * guilds. Built as one object (this is the stand-in's hottest path).
+ */
 export function messageCreatePayload(world: World, m: StoredMessage): GatewayMessageCreateDispatchData {
-  const base = messagePayload(world, m);
+  const author = world.users.get(m.authorId);
   const member = world.member(m.guildId, m.authorId);
-  return {
-    ...base,
+  const d: GatewayMessageCreateDispatchData = {
+    id: m.id,
+    type: MessageType.Default,
+    channel_id: m.channelId,
     guild_id: m.guildId,
+    author: author ? cachedUserPayload(author) : userPayload({ id: m.authorId, username: `user-${m.authorId.slice(-6)}`, bot: false }),
+    content: m.content,
+    timestamp: m.timestamp,
+    edited_timestamp: m.editedTimestamp,
+    tts: false,
+    mention_everyone: false,
     mentions: [],
-    ...(member ? { member: { roles: [], joined_at: member.joinedAt, deaf: false, mute: false, flags: NO_MEMBER_FLAGS, nick: null, communication_disabled_until: member.communicationDisabledUntil } } : {}),
+    mention_roles: [],
+    attachments: [],
+    embeds: [],
+    pinned: false,
   };
+  if (member) d.member = { roles: [], joined_at: member.joinedAt, deaf: false, mute: false, flags: NO_MEMBER_FLAGS, nick: null, communication_disabled_until: member.communicationDisabledUntil };
+  if (m.nonce !== undefined) d.nonce = m.nonce;
+  if (m.webhookId !== undefined) {
+    d.webhook_id = m.webhookId;
+    d.application_id = m.webhookId;
+  }
+  return d;
+}
+
+// Users never change in the stand-in, so their payloads are built once.
+const userPayloads = new WeakMap<UserRecord, APIUser>();
+function cachedUserPayload(u: UserRecord): APIUser {
+  let p = userPayloads.get(u);
+  if (p === undefined) {
+    p = userPayload(u);
+    userPayloads.set(u, p);
+  }
+  return p;
 }
 
 /** What a session without the MessageContent intent gets: the same message with its content emptied. */

@@ -17,6 +17,8 @@ export interface GuildRecord {
   readonly ownerId: string;
   readonly channelIds: string[];
   readonly memberIds: string[];
+  /** Members by user id (the bot's own membership is implicit). */
+  readonly members: Map<string, MemberRecord>;
   removed: boolean;
   /** Wall-clock ms the bot (last) joined. */
   joinedAt: number;
@@ -75,7 +77,6 @@ export class World {
   readonly guildList: GuildRecord[] = [];
   readonly channels = new Map<string, ChannelRecord>();
   readonly users = new Map<string, UserRecord>();
-  readonly members = new Map<string, MemberRecord>();
   readonly messages = new Map<string, StoredMessage>();
   readonly globalCommands: APIApplicationCommand[] = [];
   readonly guildCommands = new Map<string, APIApplicationCommand[]>();
@@ -138,6 +139,7 @@ export class World {
       ownerId: memberIds[0] ?? this.botUser.id,
       channelIds: [],
       memberIds,
+      members: new Map(),
       removed: false,
       joinedAt: this.wallNow(),
       removals: 0,
@@ -146,7 +148,7 @@ export class World {
     this.guildList.push(guild);
     for (let i = 0; i < Math.max(1, channelCount); i++) this.addChannel(guild, CHANNEL_NAMES[i] ?? `channel-${i}`);
     const joinedAt = new Date(this.wallNow()).toISOString();
-    for (const userId of memberIds) this.members.set(memberKey(id, userId), { guildId: id, userId, joinedAt, communicationDisabledUntil: null });
+    for (const userId of memberIds) guild.members.set(userId, { guildId: id, userId, joinedAt, communicationDisabledUntil: null });
     return guild;
   }
 
@@ -165,17 +167,16 @@ export class World {
     } else if (!this.users.has(id)) {
       this.users.set(id, { id, username: `user-${id.slice(-6)}`, bot: false });
     }
-    const key = memberKey(guild.id, id);
-    const existing = this.members.get(key);
+    const existing = guild.members.get(id);
     if (existing) return existing;
     const member: MemberRecord = { guildId: guild.id, userId: id, joinedAt: new Date(this.wallNow()).toISOString(), communicationDisabledUntil: null };
-    this.members.set(key, member);
+    guild.members.set(id, member);
     guild.memberIds.push(id);
     return member;
   }
 
   member(guildId: string, userId: string): MemberRecord | undefined {
-    return this.members.get(memberKey(guildId, userId));
+    return this.guilds.get(guildId)?.members.get(userId);
   }
 
   /** Live guild or an AppError naming what is wrong (unknown, or the bot was removed). */
@@ -209,5 +210,3 @@ export class World {
     return out.join(' ');
   }
 }
-
-const memberKey = (guildId: string, userId: string): string => `${guildId}:${userId}`;

@@ -16,6 +16,8 @@ export interface Connection {
   commandsInWindow: number;
   windowStartedAt: number;
   open: boolean;
+  /** Its TCP socket is corked until the current turn of the event loop ends. */
+  corked: boolean;
 }
 
 export interface SessionInfo {
