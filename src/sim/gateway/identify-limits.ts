@@ -3,6 +3,9 @@
 import type { APIGatewaySessionStartLimit } from 'discord-api-types/v10';
 import type { Clock } from '../../clock.js';
 
+/** How much earlier than the window's end an identify is still let in (see tryIdentify). */
+export const IDENTIFY_TOLERANCE_MS = 50;
+
 export interface IdentifyLimits {
   readonly windowMs: number;
   readonly maxConcurrency: number;
@@ -39,8 +42,11 @@ export class IdentifyLimiter {
     const bucket = shardId % this.limits.maxConcurrency;
     if (this.used >= this.limits.total) return { ok: false, reason: 'daily', bucket, resetAfterMs: this.resetAfterMs(now) };
     const last = this.lastIdentifyAt.get(bucket);
-    // A refused identify does not move the window: a client that waits it out gets in.
-    if (last !== undefined && now - last < this.limits.windowMs) return { ok: false, reason: 'concurrency', bucket, retryAfterMs: Math.ceil(this.limits.windowMs - (now - last)) };
+    // A refused identify does not move the window: a client that waits it out gets in. The
+    // tolerance absorbs the jitter between a client's throttle (which times identifies when it
+    // releases them) and their arrival here; a client that does not wait at all is still refused.
+    const tolerance = Math.min(IDENTIFY_TOLERANCE_MS, this.limits.windowMs / 10);
+    if (last !== undefined && now - last < this.limits.windowMs - tolerance) return { ok: false, reason: 'concurrency', bucket, retryAfterMs: Math.ceil(this.limits.windowMs - (now - last)) };
     this.lastIdentifyAt.set(bucket, now);
     this.used += 1;
     return { ok: true, bucket, remaining: this.limits.total - this.used };
