@@ -55,9 +55,9 @@ export interface SimOptions {
   nonceWindowMs?: number;
   /** A JSON-lines file every dispatch, effect and interaction record is appended to. */
   logFile?: string;
-  /** Records kept in memory per log (the file keeps all). Default 1,000,000 dispatches, 200,000 effects and interactions. */
+  /** Dispatch records kept in memory (effects and interactions: a fifth of it); the file keeps all. Default 500,000. */
   logCapacity?: number;
-  /** Messages remembered (for delete, message commands); the oldest are forgotten first. Default 200000. */
+  /** Messages remembered (for delete, message commands, nonce repeats); the oldest are forgotten first. Default 50000. */
   messageCapacity?: number;
   /** How long the sender waits for an interaction answer before giving up. Default 10000 (it counts as failed after 3000). */
   interactionTimeoutMs?: number;
@@ -86,8 +86,8 @@ export const SIM_DEFAULTS = {
   replayBufferSize: 10_000,
   resumeWindowMs: 120_000,
   nonceWindowMs: 5 * 60_000,
-  logCapacity: 1_000_000,
-  messageCapacity: 200_000,
+  logCapacity: 500_000,
+  messageCapacity: 50_000,
   interactionTimeoutMs: 10_000,
 } as const;
 

@@ -28,7 +28,7 @@ import { SnowflakeGenerator } from './snowflake.js';
 import { createState, guildInfo, type GuildInfo, type SimState } from './state.js';
 import { Tokens } from './tokens.js';
 import { startTraffic as runTraffic, type TrafficHandle, type TrafficOptions } from './traffic.js';
-import { World, type ChannelRecord, type CreateGuildInput, type MemberRecord } from './world.js';
+import { World, type ChannelRecord, type CreateGuildInput, type MemberRecord, type StoredMessage } from './world.js';
 
 /** Gateway faults on demand (zombie connections, drops, op 7, op 9). */
 export interface SimGatewayControl {
@@ -101,7 +101,7 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   };
   const sender = new InteractionSender({ world, messages, log, tracker, signer, ids, counters, clock, logger, rnd, pickGuild, timeoutMs: o.interactionTimeoutMs });
   const limiter = new RestRateLimiter(clock, o.globalRateLimit, o.routeLimits);
-  const nonces = new NonceStore(clock, o.nonceWindowMs);
+  const nonces = new NonceStore<StoredMessage>(clock, o.nonceWindowMs);
   const gatewayUrl = () => `${wsBase()}/gateway`;
   const rest = createRestHandler({
     routes: restRoutes({ world, messages, gateway, tracker, identify, nonces, ids, clock, shards: o.shards, gatewayUrl }),

@@ -1,22 +1,23 @@
 // Create-message nonces with `enforce_nonce`: a repeat from the same author within the window
-// returns the first message instead of posting again (DESIGN §8a).
+// returns the first message instead of posting again (DESIGN §8a). The first message is held
+// here, not looked up in the message store, whose oldest messages may be forgotten sooner.
 import type { Clock } from '../../clock.js';
 
-export class NonceStore {
-  private readonly seen = new Map<string, { messageId: string; at: number }>();
+export class NonceStore<M> {
+  private readonly seen = new Map<string, { message: M; at: number }>();
 
   constructor(
     private readonly clock: Clock,
     private readonly windowMs: number,
   ) {}
 
-  lookup(authorId: string, nonce: string): string | undefined {
+  lookup(authorId: string, nonce: string): M | undefined {
     this.prune();
-    return this.seen.get(`${authorId}:${nonce}`)?.messageId;
+    return this.seen.get(`${authorId}:${nonce}`)?.message;
   }
 
-  remember(authorId: string, nonce: string, messageId: string): void {
-    this.seen.set(`${authorId}:${nonce}`, { messageId, at: this.clock.now() });
+  remember(authorId: string, nonce: string, message: M): void {
+    this.seen.set(`${authorId}:${nonce}`, { message, at: this.clock.now() });
   }
 
   // Insertion order is time order, so expired entries are all at the front.

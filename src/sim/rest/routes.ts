@@ -64,7 +64,7 @@ export interface RoutesDeps {
   readonly gateway: GatewayServer;
   readonly tracker: InteractionTracker;
   readonly identify: IdentifyLimiter;
-  readonly nonces: NonceStore;
+  readonly nonces: NonceStore<StoredMessage>;
   readonly ids: SnowflakeGenerator;
   readonly clock: Clock;
   readonly shards: number;
@@ -241,8 +241,7 @@ export function restRoutes(d: RoutesDeps): RestRoute[] {
         if (nonce !== undefined) note.nonce = nonce;
         note.enforceNonce = enforceNonce;
         if (nonce !== undefined && enforceNonce) {
-          const firstId = d.nonces.lookup(appId, nonce);
-          const first = firstId === undefined ? undefined : world.messages.get(firstId);
+          const first = d.nonces.lookup(appId, nonce);
           if (first) {
             note.deduplicated = true;
             note.messageId = first.id;
@@ -250,7 +249,7 @@ export function restRoutes(d: RoutesDeps): RestRoute[] {
           }
         }
         const m = d.messages.createByBot(channel, content, nonce);
-        if (nonce !== undefined) d.nonces.remember(appId, nonce, m.id);
+        if (nonce !== undefined) d.nonces.remember(appId, nonce, m);
         note.messageId = m.id;
         return { status: 200, body: messagePayload(world, m) satisfies APIMessage };
       },

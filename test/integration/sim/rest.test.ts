@@ -49,6 +49,20 @@ describe('the stand-in REST API', () => {
     expect(loose2.id).not.toBe(loose1.id);
   });
 
+  it('remembers a nonce for its window even after the message store forgot the message', async () => {
+    sim = await startSim({ guilds: 1, messageCapacity: 5 });
+    const { guildId, channelId } = firstChannel(sim);
+    const send = async () => {
+      const r = await fetch(`${sim!.restUrl}/v10/channels/${channelId}/messages`, { method: 'POST', headers: auth, body: JSON.stringify({ content: 'once', nonce: 'n-1', enforce_nonce: true }) });
+      return (await r.json()) as { id: string };
+    };
+    const first = await send();
+    for (let i = 0; i < 10; i++) sim.postMessage({ guildId, content: `filler ${i}` });
+    expect(sim.state.message(first.id)).toBeUndefined();
+    expect((await send()).id).toBe(first.id);
+    expect(sim.log.effects().map((e) => e.deduplicated)).toEqual([false, true]);
+  });
+
   it("answers unknown routes and objects in Discord's JSON error shape, with or without the version prefix", async () => {
     sim = await startSim({ guilds: 1 });
     const r1 = await fetch(`${sim.restUrl}/v10/nothing/here`, { headers: auth });

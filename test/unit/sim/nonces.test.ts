@@ -5,7 +5,7 @@ import { NonceStore } from '../../../src/sim/rest/nonces.js';
 describe('create-message nonces', () => {
   it('are remembered per author for the window and then forgotten', () => {
     const clock = new FakeClock();
-    const n = new NonceStore(clock, 60_000);
+    const n = new NonceStore<string>(clock, 60_000);
     n.remember('bot', 'n1', 'm1');
     clock.advance(30_000);
     n.remember('bot', 'n2', 'm2');
