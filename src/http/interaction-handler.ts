@@ -74,8 +74,10 @@ export class InteractionHandler {
    * the monotonic time the request arrived (the 3 s count from there, not from now).
    */
   async handle(i: Interaction, raw: Buffer, arrivedAt: number): Promise<HandledInteraction> {
-    const { clock, logger } = this.deps;
-    const log = logger.child({ interaction: i.id, guild: i.guildId });
+    const { clock } = this.deps;
+    // Made only when something is logged: a child logger per request costs on the hot path.
+    let child: Logger | undefined;
+    const log = (): Logger => (child ??= this.deps.logger.child({ interaction: i.id, guild: i.guildId }));
     const arrivedWall = clock.wallNow() - (clock.now() - arrivedAt);
     const req: ForwardRequest = {
       method: 'POST',
@@ -93,7 +95,7 @@ export class InteractionHandler {
     const early = await within(forwarding, arrivedAt + this.timing.deferAfterMs - clock.now());
     if (early) {
       if (early.kind === 'answer') return { body: early.body, outcome: 'answered' };
-      log.warn({ reason: early.kind === 'failed' ? early.message : 'owner completed an interaction nobody deferred' }, 'interaction failed before the deadline');
+      log().warn({ reason: early.kind === 'failed' ? early.message : 'owner completed an interaction nobody deferred' }, 'interaction failed before the deadline');
       return { body: failureResponse(i), outcome: 'failed' };
     }
 
@@ -116,7 +118,7 @@ export class InteractionHandler {
     };
     const lateAt = arrivedAt + this.timing.lateDeferAfterMs;
     const d = await within(this.deps.pending.defer(record, { late: false }).catch((err: unknown) => {
-      log.warn({ err }, 'recording the deferral failed (Redis?); deferring without a record');
+      log().warn({ err }, 'recording the deferral failed (Redis?); deferring without a record');
       return undefined;
     }), lateAt - clock.now());
 
@@ -130,10 +132,10 @@ export class InteractionHandler {
       const late = await within(forwarding, lateAt - clock.now());
       if (late?.kind === 'answer') return { body: late.body, outcome: 'answered' };
       if (late) {
-        log.warn({ reason: late.kind === 'failed' ? late.message : 'unexpected 202' }, 'answered interaction failed in transit');
+        log().warn({ reason: late.kind === 'failed' ? late.message : 'unexpected 202' }, 'answered interaction failed in transit');
         return { body: failureResponse(i), outcome: 'failed' };
       }
-      await within(this.deps.pending.defer(record, { late: true }).catch((err: unknown) => log.warn({ err }, 'recording the late deferral failed')), 50);
+      await within(this.deps.pending.defer(record, { late: true }).catch((err: unknown) => log().warn({ err }, 'recording the late deferral failed')), 50);
     } else if (d === undefined) {
       // No record (Redis slow or down): the owner cannot learn that we deferred, so its reply
       // comes back to us. Wait for it until the last moment, then defer and edit it in ourselves.
@@ -159,33 +161,33 @@ export class InteractionHandler {
    * `deferred` record, or could not reach Redis) is ours to edit in, unless someone else is already
    * completing it.
    */
-  private async afterDeferral(i: Interaction, forwarding: Promise<Reply>, log: Logger): Promise<void> {
+  private async afterDeferral(i: Interaction, forwarding: Promise<Reply>, log: () => Logger): Promise<void> {
     const reply = await forwarding;
     if (reply.kind === 'completed_by_owner') return;
     let data: Record<string, unknown>;
     if (reply.kind === 'failed') {
       // Unreachable for the whole follow-through: the record (with the payload) is left for the
       // guild's next owner to find among its leftovers.
-      log.warn({ reason: reply.message }, 'deferred interaction: owner never answered; left to the next owner');
+      log().warn({ reason: reply.message }, 'deferred interaction: owner never answered; left to the next owner');
       return;
     }
     if (reply.body.type === InteractionResponseType.Modal || reply.body.type === InteractionResponseType.ApplicationCommandAutocompleteResult) {
-      log.warn({ type: reply.body.type }, 'a late reply of this type cannot replace a deferred response');
+      log().warn({ type: reply.body.type }, 'a late reply of this type cannot replace a deferred response');
       data = { content: FAILURE_TEXT };
     } else {
       data = reply.body.data ?? {};
     }
     const take = await this.deps.pending.take(i.id, this.deps.podId).catch((err: unknown) => {
-      log.warn({ err }, 'claiming the late edit failed (Redis?); editing anyway');
+      log().warn({ err }, 'claiming the late edit failed (Redis?); editing anyway');
       return { kind: 'missing' as const };
     });
     if (take.kind === 'busy' || take.kind === 'completed') return;
     const edited = await this.deps.webhooks.editOriginal(i.applicationId, i.token, data);
     if (!edited.ok) {
-      log.warn({ status: edited.status, msg: edited.message }, 'editing the deferred response failed');
+      log().warn({ status: edited.status, msg: edited.message }, 'editing the deferred response failed');
       return;
     }
-    if (take.kind === 'complete') await this.deps.pending.complete(i.id, this.deps.podId).catch((err: unknown) => log.warn({ err }, 'marking the interaction completed failed'));
+    if (take.kind === 'complete') await this.deps.pending.complete(i.id, this.deps.podId).catch((err: unknown) => log().warn({ err }, 'marking the interaction completed failed'));
   }
 }
 
