@@ -41,7 +41,6 @@ export interface HttpAppDeps {
 
 export function createHttpApp(d: HttpAppDeps): Koa {
   const app = new Koa();
-  app.proxy = true;
   const routers: Router[] = [
     interactionsRouter({ publicKey: publicKeyFromHex(d.publicKey), applicationId: d.applicationId, handler: d.interactions, clock: d.clock, bodyLimit: d.bodyLimit ?? DEFAULT_BODY_LIMIT }),
     portalRouter({ ...d, forwarder: d.forwarder }),

@@ -194,6 +194,8 @@ export class Forwarder {
       const a = await this.attempt({ owner: g.podId, epoch: undefined, addr: g.addr }, req, Math.min(req.attemptTimeoutMs, left));
       if (a.kind === 'reply' && a.status !== 421) return { ok: true, status: a.status, body: a.body, contentType: a.contentType, pod: g.podId, attempts };
       lastError = a.kind === 'reply' ? `${g.podId} answered 421` : `${g.podId}: ${a.error}`;
+      // Every gateway refused once: pause before the next round instead of spinning.
+      if (attempts % gateways.length === 0) await sleep(Math.min(100 * (attempts / gateways.length), 500, Math.max(0, stopAt - this.clock.now())));
     }
     return { ok: false, code: attempts === 0 ? 'NO_OWNER' : 'OWNER_UNREACHABLE', message: lastError, attempts, pod: undefined };
   }
