@@ -2,6 +2,7 @@
 // commands. Plain data with deterministic generation from the seed; no I/O, no protocol.
 import type { APIApplicationCommand } from 'discord-api-types/v10';
 import { AppError } from '../errors.js';
+import { Fifo } from './fifo.js';
 import { createRandom, type Random } from './random.js';
 import { snowflakeFrom, snowflakeTimestampPart } from './snowflake.js';
 
@@ -78,6 +79,7 @@ export class World {
   readonly channels = new Map<string, ChannelRecord>();
   readonly users = new Map<string, UserRecord>();
   readonly messages = new Map<string, StoredMessage>();
+  private readonly messageOrder = new Fifo<string>();
   readonly globalCommands: APIApplicationCommand[] = [];
   readonly guildCommands = new Map<string, APIApplicationCommand[]>();
   readonly botUser: UserRecord;
@@ -188,11 +190,12 @@ export class World {
   }
 
   rememberMessage(m: StoredMessage): void {
+    if (!this.messages.has(m.id)) this.messageOrder.push(m.id);
     this.messages.set(m.id, m);
-    // Map iteration is insertion order, so the first key is the oldest message.
-    if (this.messages.size > this.messageCapacity) {
-      const oldest = this.messages.keys().next().value;
-      if (oldest !== undefined) this.messages.delete(oldest);
+    while (this.messages.size > this.messageCapacity) {
+      const oldest = this.messageOrder.shift();
+      if (oldest === undefined) break;
+      this.messages.delete(oldest);
     }
   }
 

@@ -2,6 +2,7 @@
 // acknowledged, and whether a deferred one got its edit or follow-up within the token's life.
 import { InteractionResponseType } from 'discord-api-types/v10';
 import type { Clock } from '../../clock.js';
+import { Fifo } from '../fifo.js';
 import type { InteractionRecord } from '../records.js';
 import type { SimLog } from '../sim-log.js';
 
@@ -24,6 +25,7 @@ export interface TrackedInteraction {
 export class InteractionTracker {
   private readonly byIdMap = new Map<string, TrackedInteraction>();
   private readonly byTokenMap = new Map<string, TrackedInteraction>();
+  private readonly order = new Fifo<TrackedInteraction>();
 
   constructor(
     private readonly log: SimLog,
@@ -33,6 +35,7 @@ export class InteractionTracker {
   track(t: TrackedInteraction): void {
     this.byIdMap.set(t.record.id, t);
     this.byTokenMap.set(t.token, t);
+    this.order.push(t);
     this.prune();
   }
 
@@ -76,9 +79,9 @@ export class InteractionTracker {
   // Entries live a little past the token's lifetime so late webhooks get "expired", not "unknown".
   private prune(): void {
     const cutoff = this.clock.now() - TOKEN_LIFETIME_MS * 2;
-    for (const [id, t] of this.byIdMap) {
-      if (t.sentAtMono >= cutoff) break;
-      this.byIdMap.delete(id);
+    for (let t = this.order.peek(); t !== undefined && t.sentAtMono < cutoff; t = this.order.peek()) {
+      this.order.shift();
+      this.byIdMap.delete(t.record.id);
       this.byTokenMap.delete(t.token);
     }
   }

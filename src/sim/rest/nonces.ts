@@ -2,9 +2,11 @@
 // returns the first message instead of posting again (DESIGN §8a). The first message is held
 // here, not looked up in the message store, whose oldest messages may be forgotten sooner.
 import type { Clock } from '../../clock.js';
+import { Fifo } from '../fifo.js';
 
 export class NonceStore<M> {
   private readonly seen = new Map<string, { message: M; at: number }>();
+  private readonly order = new Fifo<{ key: string; at: number }>();
 
   constructor(
     private readonly clock: Clock,
@@ -17,15 +19,18 @@ export class NonceStore<M> {
   }
 
   remember(authorId: string, nonce: string, message: M): void {
-    this.seen.set(`${authorId}:${nonce}`, { message, at: this.clock.now() });
+    const key = `${authorId}:${nonce}`;
+    const at = this.clock.now();
+    this.seen.set(key, { message, at });
+    this.order.push({ key, at });
   }
 
-  // Insertion order is time order, so expired entries are all at the front.
   private prune(): void {
     const cutoff = this.clock.now() - this.windowMs;
-    for (const [k, v] of this.seen) {
-      if (v.at > cutoff) break;
-      this.seen.delete(k);
+    for (let e = this.order.peek(); e !== undefined && e.at <= cutoff; e = this.order.peek()) {
+      this.order.shift();
+      // A key remembered again later is kept for its later time.
+      if (this.seen.get(e.key)?.at === e.at) this.seen.delete(e.key);
     }
   }
 }

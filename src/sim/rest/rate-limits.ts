@@ -79,6 +79,7 @@ export class RestRateLimiter {
   private readonly buckets = new Map<string, Window>();
   private readonly globals = new Map<string, Window>();
   private readonly hashes = new Map<RouteName, string>();
+  private nextSweepAt = 0;
   private readonly limits: Record<RouteName, RouteLimit>;
 
   constructor(
@@ -116,7 +117,11 @@ export class RestRateLimiter {
   private window(map: Map<string, Window>, key: string, now: number, limit: number, windowMs: number): Window {
     let w = map.get(key);
     if (w === undefined || now >= w.resetAt) {
-      if (w === undefined && map.size >= SWEEP_AT) this.sweep(map, now);
+      // Expired buckets are dropped in a full pass, at most once a second, once there are many.
+      if (w === undefined && map.size >= SWEEP_AT && now >= this.nextSweepAt) {
+        this.nextSweepAt = now + 1000;
+        this.sweep(map, now);
+      }
       w = { resetAt: now + windowMs, remaining: limit };
       map.set(key, w);
     }
