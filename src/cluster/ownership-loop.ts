@@ -68,6 +68,7 @@ export class OwnershipLoop {
   readonly routing = new RoutingTable();
   private readonly held = new Map<string, HeldLease>();
   private readonly busy = new Set<string>();
+  private readonly adopting = new Map<string, Promise<void>>();
   private readonly tracker: MissingLeaseTracker;
   private readonly retryAfter = new Map<string, { at: number; backoffMs: number }>();
   private view: ClusterView;
@@ -156,9 +157,22 @@ export class OwnershipLoop {
     return this.reconciling;
   }
 
-  /** A target of a planned move takes the lease it was handed (epoch already moved in Redis). */
-  async adopt(guildId: string, epoch: number, from: string | undefined): Promise<void> {
-    if (this.held.get(guildId)?.epoch === epoch) return;
+  /**
+   * A target of a planned move takes the lease it was handed (epoch already moved in Redis).
+   * Single-flight per guild: the handoff's own call and the lh:events entry both ask for it.
+   */
+  adopt(guildId: string, epoch: number, from: string | undefined): Promise<void> {
+    if (this.held.get(guildId)?.epoch === epoch) return Promise.resolve();
+    const key = `${guildId}@${epoch}`;
+    let p = this.adopting.get(key);
+    if (!p) {
+      p = this.doAdopt(guildId, epoch, from).finally(() => this.adopting.delete(key));
+      this.adopting.set(key, p);
+    }
+    return p;
+  }
+
+  private async doAdopt(guildId: string, epoch: number, from: string | undefined): Promise<void> {
     this.busy.add(guildId);
     try {
       const sent = this.deps.clock.now();

@@ -2,13 +2,13 @@
 // the append-only assignment log. Every epoch write is conditional, so an older epoch can never
 // overwrite a newer one. Writes that may lag (log, releases, data epochs, copies of pins and
 // cordons) go through the retry queue and never block lease renewal.
-import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { StaleEpochError } from '../cluster/errors.js';
 import type { StoreSchema } from './schema.js';
-import { ensureLogPartitions, migrationProvider } from './migrations.js';
+import { ensureLogPartitions, migrateToLatest } from './migrations.js';
 import { RetryQueue } from './retry-queue.js';
 
 export interface Assignment {
@@ -78,10 +78,8 @@ export class AssignmentStore {
     await this.db.connection().execute(async (conn) => {
       await sql`select pg_advisory_lock(hashtext(${`leasehold-migrate:${this.opts.schema}`}))`.execute(conn);
       try {
-        const migrator = new Migrator({ db: conn as Kysely<unknown>, provider: migrationProvider, migrationTableSchema: this.opts.schema });
-        const { error, results } = await migrator.migrateToLatest();
-        for (const r of results ?? []) if (r.status === 'Error') this.logger.error({ migration: r.migrationName }, 'migration failed');
-        if (error) throw error instanceof Error ? error : new Error(String(error));
+        const applied = await migrateToLatest(conn as Kysely<unknown>);
+        if (applied.length > 0) this.logger.info({ applied, schema: this.opts.schema }, 'assignment store migrated');
         await ensureLogPartitions(conn as Kysely<unknown>);
       } finally {
         await sql`select pg_advisory_unlock(hashtext(${`leasehold-migrate:${this.opts.schema}`}))`.execute(conn);
@@ -100,8 +98,9 @@ export class AssignmentStore {
 
   /**
    * Commit a claimed or handed-over epoch before anything is applied under it. Succeeds only
-   * when `epoch` is above the stored one; otherwise throws StaleEpochError with the stored epoch
-   * (the caller re-claims above it). The log entry is written in the same transaction.
+   * when `epoch` is above the stored one (or is the same owner's same epoch: idempotent);
+   * otherwise throws StaleEpochError with the stored epoch (the caller re-claims above it).
+   * The log entry is written in the same transaction.
    */
   async commitEpoch(guildId: string, owner: string, epoch: number, kind: 'claim' | 'handoff', from?: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
@@ -109,7 +108,11 @@ export class AssignmentStore {
         .insertInto('guild_assignments')
         .values({ guild_id: guildId, owner, epoch, state: 'active' })
         .onConflict((oc) =>
-          oc.column('guild_id').doUpdateSet({ owner, epoch, state: 'active', updated_at: sql`now()` }).where('guild_assignments.epoch', '<', sql<string>`excluded.epoch`),
+          oc
+            .column('guild_id')
+            .doUpdateSet({ owner, epoch, state: 'active', updated_at: sql`now()` })
+            // Above the stored epoch; or the very same (owner, epoch) again — a retried commit.
+            .where((eb) => eb.or([eb('guild_assignments.epoch', '<', sql<string>`excluded.epoch`), eb.and([eb('guild_assignments.epoch', '=', sql<string>`excluded.epoch`), eb('guild_assignments.owner', '=', sql<string>`excluded.owner`)])])),
         )
         .returning('epoch')
         .executeTakeFirst();

@@ -1,6 +1,6 @@
 // Migrations of the assignment store, as a static map in code (Kysely's Migrator).
 // assignment_log is append-only and partitioned by month (DESIGN §12).
-import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 
 const migrations: Record<string, Migration> = {
   '2026_11_01_001_initial': {
@@ -50,9 +50,26 @@ const migrations: Record<string, Migration> = {
   },
 };
 
-export const migrationProvider: MigrationProvider = {
-  getMigrations: () => Promise.resolve(migrations),
-};
+/**
+ * Apply every migration not yet recorded, in name order, each in its own transaction; throws on
+ * the first failure. The caller holds the migration advisory lock. (Kysely's Migrator looks its
+ * table up through catalog introspection, which fails when another schema is dropped at the
+ * same moment — tests do that all the time, and so may an operator.)
+ */
+export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
+  await sql`create table if not exists leasehold_migrations (name text primary key, applied_at timestamptz not null default now())`.execute(db);
+  const done = new Set((await sql<{ name: string }>`select name from leasehold_migrations`.execute(db)).rows.map((r) => r.name));
+  const applied: string[] = [];
+  for (const name of Object.keys(migrations).sort()) {
+    if (done.has(name)) continue;
+    await db.transaction().execute(async (trx) => {
+      await (migrations[name] as Migration).up(trx);
+      await sql`insert into leasehold_migrations (name) values (${name})`.execute(trx);
+    });
+    applied.push(name);
+  }
+  return applied;
+}
 
 /** Monthly partitions of assignment_log for this month and the next two (idempotent). */
 export async function ensureLogPartitions(db: Kysely<unknown>, now = new Date()): Promise<void> {

@@ -1,0 +1,68 @@
+// Real leasehold processes for end-to-end tests: spawned from the built CLI, JSON log lines parsed,
+// waits on log conditions with deadlines, and signals (kill -9, SIGSTOP, SIGTERM) as a chaos test needs.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { cliPath } from './cli.js';
+
+export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
+
+export class RoleProcess {
+  readonly lines: LogLine[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<number | null>;
+  private waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly proc: ChildProcess,
+  ) {
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      let parsed: LogLine;
+      try {
+        parsed = JSON.parse(line) as LogLine;
+      } catch {
+        parsed = { msg: line, level: 'raw' };
+      }
+      this.lines.push(parsed);
+      this.waiters = this.waiters.filter((w) => (w.pred(parsed) ? (w.resolve(parsed), false) : true));
+    });
+    createInterface({ input: proc.stderr! }).on('line', (line) => this.stderr.push(line));
+    this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve(code ?? (signal ? null : code))));
+  }
+
+  get pid(): number {
+    return this.proc.pid ?? -1;
+  }
+
+  /** Resolves with the first log line (past or future) matching `pred`. */
+  waitForLine(what: string, pred: (l: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
+    const seen = this.lines.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${this.name}: no log line "${what}" within ${timeoutMs} ms\nlast lines:\n${this.lines.slice(-8).map((l) => JSON.stringify(l).slice(0, 300)).join('\n')}\nstderr:\n${this.stderr.slice(-8).join('\n')}`)), timeoutMs);
+      this.waiters.push({ pred, resolve: (l) => (clearTimeout(t), resolve(l)) });
+    });
+  }
+
+  count(pred: (l: LogLine) => boolean): number {
+    return this.lines.filter(pred).length;
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.proc.kill(sig);
+  }
+}
+
+export function startRole(name: string, args: string[], env: Record<string, string>): RoleProcess {
+  const proc = spawn(process.execPath, [cliPath, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  return new RoleProcess(name, proc);
+}
+
+/** Kill a process and its children (litestream) for good: the process group. */
+export function killGroup(p: RoleProcess, sig: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(-p.pid, sig);
+  } catch {
+    /* already gone */
+  }
+}
