@@ -38,6 +38,8 @@ export interface ForwardRequest {
   readonly budgetMs: number;
   /** Longest wait for one attempt's reply. */
   readonly attemptTimeoutMs: number;
+  /** Bound on attempts (default: the forwarder's maxAttempts). */
+  readonly maxAttempts?: number;
 }
 
 export type ForwardResult =
@@ -120,7 +122,8 @@ export class Forwarder {
     let backoffMs = 50;
     let last: { pod: string | undefined; message: string; code: 'NO_OWNER' | 'OWNER_UNREACHABLE' | 'NOT_OWNER' } = { pod: undefined, code: 'NO_OWNER', message: `guild ${guildId} has no owner` };
     let attempts = 0;
-    while (attempts < this.opts.maxAttempts && !this.closed) {
+    const maxAttempts = req.maxAttempts ?? this.opts.maxAttempts;
+    while (attempts < maxAttempts && !this.closed) {
       const left = stopAt - this.clock.now();
       if (left <= 0) break;
       if (!target?.addr) {

@@ -86,6 +86,9 @@ export class InteractionHandler {
       deadlineAt: arrivedWall + this.timing.lateDeferAfterMs,
       budgetMs: this.timing.followThroughMs,
       attemptTimeoutMs: this.timing.attemptTimeoutMs,
+      // A failover takes a lease TTL plus a few seconds: keep re-reading the lease for the whole
+      // follow-through (backoff reaches 500 ms, so this bounds nothing sooner than the budget).
+      maxAttempts: Math.ceil(this.timing.followThroughMs / 500) + 10,
     };
     const forwarding = (i.guildId ? this.deps.forwarder.forwardGuild(i.guildId, req) : this.deps.forwarder.forwardAny(req)).then(
       (r) => interpret(r),
