@@ -297,8 +297,9 @@ export class GatewayServer {
     }
 
     this.d.counters.identifies += 1;
-    const library = typeof d.properties?.browser === 'string' ? d.properties.browser : '';
-    const s = new GatewaySession(randomBytes(16).toString('hex'), token, shardId as number, shardCount as number, intents, this.d.clock.wallNow(), conn.userAgent, library, this.d.options.replayBufferSize);
+    const properties: Record<string, string> = {};
+    for (const [k, v] of Object.entries(d.properties ?? {})) if (typeof v === 'string') properties[k] = v.slice(0, 200);
+    const s = new GatewaySession(randomBytes(16).toString('hex'), token, shardId as number, shardCount as number, intents, this.d.clock.wallNow(), conn.userAgent, properties['browser'] ?? '', properties, this.d.options.replayBufferSize);
     s.connection = conn;
     conn.session = s;
     this.sessions.set(s.id, s);

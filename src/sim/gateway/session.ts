@@ -28,8 +28,12 @@ export interface SessionInfo {
   readonly seq: number;
   readonly identifiedAt: number;
   readonly resumes: number;
+  /** The WebSocket upgrade's User-Agent (discord.js sends none). */
   readonly userAgent: string;
+  /** IDENTIFY's properties.browser (discord.js: "discord.js"). */
   readonly library: string;
+  /** IDENTIFY's properties (os, browser, device): how a pod can name its sessions. */
+  readonly properties: Readonly<Record<string, string>>;
   readonly connected: boolean;
 }
 
@@ -51,6 +55,7 @@ export class GatewaySession {
     readonly identifiedAt: number,
     readonly userAgent: string,
     readonly library: string,
+    readonly properties: Readonly<Record<string, string>>,
     private readonly capacity: number,
   ) {
     this.frames = new Array<string | undefined>(capacity);
@@ -101,6 +106,7 @@ export class GatewaySession {
       resumes: this.resumes,
       userAgent: this.userAgent,
       library: this.library,
+      properties: this.properties,
       connected: this.connection !== undefined,
     };
   }

@@ -52,7 +52,7 @@ describe('the stand-in control API', () => {
     expect((await post(`${sim.controlUrl}/nowhere`, {})).status).toBe(404);
     const state = (await (await fetch(`${sim.controlUrl}/state`)).json()) as { guilds: { id: string; removed: boolean }[]; sessions: { status: string; library: string }[] };
     expect(state.guilds.find((x) => x.id === id)?.removed).toBe(true);
-    expect(state.sessions).toMatchObject([{ status: 'connected', library: 'raw-test' }]);
+    expect(state.sessions).toMatchObject([{ status: 'connected', library: 'raw-test', properties: { os: 'linux', browser: 'raw-test', device: 'raw-test' } }]);
   });
 
   it('sends op 7 and op 9 on request: discord.js resumes after RECONNECT and a resumable op 9, and identifies again after a non-resumable one', async () => {

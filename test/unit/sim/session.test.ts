@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewaySession } from '../../../src/sim/gateway/session.js';
 
-const session = (capacity: number) => new GatewaySession('s1', 'tok', 0, 1, 513, 0, '', 'test', capacity);
+const session = (capacity: number) => new GatewaySession('s1', 'tok', 0, 1, 513, 0, '', 'test', {}, capacity);
 
 describe('a gateway session', () => {
   it('splices its own sequence into a dispatch serialised once', () => {
