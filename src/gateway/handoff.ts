@@ -50,12 +50,18 @@ export async function handOff(d: HandoffSourceDeps, guildId: string, epoch: numb
   const log = d.logger.child({ guild: guildId, epoch, to });
   await call(d, to, `/internal/handoff/${guildId}/prepare?${q}`, '', 2000);
   const pausedAt = d.clock.now();
+  const phases: Record<string, number> = {};
+  const mark = (name: string) => (phases[name] = Math.round(d.clock.now() - pausedAt));
   await d.pipeline.pause(guildId);
+  mark('paused');
   let moved = false;
   try {
     const copy: GuildCopy = await d.guildData.exportGuild(guildId, d.pipeline.fence(guildId, epoch));
+    mark('exported');
     await call(d, to, `/internal/handoff/${guildId}/data?${q}&sha256=${copy.sha256}`, copy.bytes, 30_000);
+    mark('sent');
     const r = await d.leases.handoff(guildId, { owner: d.podId, epoch }, to, { floor, ttlMs: d.ttlMs });
+    mark('moved');
     if (!r.ok) throw new HandoffError(`lease is no longer ${d.podId}@${epoch} (now ${r.owner ?? 'none'}@${r.epoch ?? '-'})`);
     moved = true;
     d.onMoved(guildId, epoch);
@@ -65,7 +71,8 @@ export async function handOff(d: HandoffSourceDeps, guildId: string, epoch: numb
       log.warn({ err }, 'target did not confirm going live; it will pick the lease up from lh:events'),
     );
     metrics.handoffPauseSeconds.observe((d.clock.now() - pausedAt) / 1000);
-    log.info({ newEpoch: r.epoch, pauseMs: Math.round(d.clock.now() - pausedAt), bytes: copy.size }, 'guild handed off');
+    mark('live');
+    log.info({ newEpoch: r.epoch, pauseMs: Math.round(d.clock.now() - pausedAt), phases, bytes: copy.size }, 'guild handed off');
   } catch (err) {
     if (!moved) {
       d.pipeline.resume(guildId);

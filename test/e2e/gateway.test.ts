@@ -131,7 +131,9 @@ describe('gateways end to end', () => {
     expect(h.messages).toBeGreaterThan(1000);
     const pauses = gateways.flatMap((g) => g.lines.filter((l) => l.msg === 'guild handed off').map((l) => Number(l['pauseMs'])));
     expect(pauses.length).toBeGreaterThan(0);
-    console.info(`handoffs: ${pauses.length}, pause p50 ${percentile(pauses, 50)} ms, p99 ${percentile(pauses, 99)} ms; messages ${h.messages}`);
+    const phases = gateways.flatMap((g) => g.lines.filter((l) => l.msg === 'guild handed off').map((l) => l['phases'] as Record<string, number>));
+    const phaseP50 = Object.fromEntries(['paused', 'exported', 'sent', 'moved', 'live'].map((k) => [k, percentile(phases.map((p) => p[k] ?? 0), 50)]));
+    console.info(`handoffs: ${pauses.length}, pause p50 ${percentile(pauses, 50)} ms, p99 ${percentile(pauses, 99)} ms (phases at p50: ${JSON.stringify(phaseP50)}); messages ${h.messages}`);
   });
 
   it('kill -9 of a gateway under load: its guilds serve again within TTL + 2 s, with no message lost', async () => {
