@@ -1,7 +1,6 @@
 // The public JSON API: the cluster as the edge's view sees it, one guild's ownership facts, and
 // a guild's activity counts forwarded to its owner.
 import Router from '@koa/router';
-import { computeStatus } from '../admin/operations.js';
 import { AppError } from '../errors.js';
 import type { Forwarder } from './forwarder.js';
 import { assertGuildId, readGuildFacts, type GuildFactsDeps } from './guild-facts.js';
@@ -20,7 +19,7 @@ export function apiRouter(d: ApiDeps): Router {
 
   router.get('/cluster', async (ctx) => {
     await d.routing.loadAssignments();
-    const s = computeStatus(d.routing.snapshot());
+    const s = d.routing.status();
     const byOwner: Record<string, number> = {};
     for (const m of s.members) if (m.role === 'gateway') byOwner[m.id] = m.guilds;
     for (const o of s.orphaned) byOwner[o.owner] = (byOwner[o.owner] ?? 0) + 1;

@@ -1,7 +1,6 @@
 // The portal's routes: gather what the pages show (the edge's view, Redis, Postgres, the owner)
 // with short timeouts, and render. A dead pod degrades a page; it never breaks it.
 import Router from '@koa/router';
-import { computeStatus } from '../admin/operations.js';
 import { AppError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { Forwarder } from './forwarder.js';
@@ -57,7 +56,7 @@ export function portalRouter(d: PortalDeps): Router {
   router.get('/', async (ctx) => {
     // The first view after start waits (briefly) for Postgres's list of known guilds.
     await Promise.race([d.routing.loadAssignments(), new Promise((r) => setTimeout(r, 500))]);
-    const status = computeStatus(d.routing.snapshot());
+    const status = d.routing.status();
     const pods = await podRuntime(status.members.filter((m) => m.role === 'gateway'));
     html(ctx, renderClusterPage({ nowMs: d.clock.wallNow(), edgePod: d.podId, status, moves: d.routing.recentMoves(), pods }));
   });

@@ -9,7 +9,7 @@ import { EventStreamReader, parseEvent } from '../cluster/events.js';
 import { readMembers } from '../cluster/members.js';
 import { RoutingTable, emptyClusterView } from '../cluster/routing.js';
 import type { ClusterEvent, RingParams } from '../cluster/types.js';
-import { readRingParams, type ClusterSnapshot } from '../admin/operations.js';
+import { computeStatus, readRingParams, type ClusterSnapshot, type ClusterStatus } from '../admin/operations.js';
 import type { Assignment, AssignmentStore } from '../store/index.js';
 import type { ForwardTarget, RouteSource } from './forwarder.js';
 
@@ -18,6 +18,11 @@ const MOVE_TYPES = new Set(['claim', 'handoff', 'release', 'force_release']);
 const RECENT_MOVES = 30;
 /** Postgres's assignment list (for "unowned guilds") is re-read at most this often. */
 const ASSIGNMENTS_MAX_AGE_MS = 15_000;
+/**
+ * The status (guild counts, overrides, unowned) is O(guilds) — tens of ms of event loop at 100k
+ * guilds, time every interaction in flight waits — so it is recomputed at most this often.
+ */
+const STATUS_MIN_INTERVAL_MS = 1000;
 
 export interface MoveRecord {
   readonly id: string;
@@ -54,6 +59,9 @@ export class RoutingView implements RouteSource {
   private ringParams: RingParams;
   private assignments: { at: number; rows: readonly Assignment[]; loading?: Promise<void> } = { at: -Infinity, rows: [] };
   private readonly listeners: (() => void)[] = [];
+  /** Bumped on every change of the view; the cached status knows which version it saw. */
+  private version = 0;
+  private statusCache: { version: number; at: number; status: ClusterStatus } | undefined;
 
   constructor(private readonly deps: RoutingViewDeps) {
     this.ringParams = deps.ringParams;
@@ -107,7 +115,9 @@ export class RoutingView implements RouteSource {
   }
 
   noteOwner(guildId: string, owner: string, epoch: number): void {
-    if (this.table.noteOwner(guildId, owner, epoch)) this.deps.logger.debug({ guild: guildId, owner, epoch }, 'mirror updated from a 421');
+    if (!this.table.noteOwner(guildId, owner, epoch)) return;
+    this.version++;
+    this.deps.logger.debug({ guild: guildId, owner, epoch }, 'mirror updated from a 421');
   }
 
   readyGateways(): { podId: string; addr: string }[] {
@@ -124,7 +134,7 @@ export class RoutingView implements RouteSource {
     const s = await this.deps.cluster.leases.read(guildId);
     if (!s.lease) return undefined;
     // Redis is newer than the mirror when the stream lags: let the mirror catch up.
-    this.table.noteOwner(guildId, s.lease.owner, s.lease.epoch, s.lease.since);
+    if (this.table.noteOwner(guildId, s.lease.owner, s.lease.epoch, s.lease.since)) this.version++;
     return { owner: s.lease.owner, epoch: s.lease.epoch, addr: this.addrOf(s.lease.owner) };
   }
 
@@ -153,6 +163,16 @@ export class RoutingView implements RouteSource {
     };
   }
 
+  /** computeStatus over snapshot(), recomputed at most once a second and only after a change. */
+  status(): ClusterStatus {
+    const now = this.deps.clock.now();
+    const c = this.statusCache;
+    if (c && (c.version === this.version || now - c.at < STATUS_MIN_INTERVAL_MS)) return c.status;
+    const status = computeStatus(this.snapshot());
+    this.statusCache = { version: this.version, at: now, status };
+    return status;
+  }
+
   /** Wait for Postgres's assignment list once (the first portal view after start). */
   async loadAssignments(): Promise<void> {
     this.refreshAssignments();
@@ -165,6 +185,7 @@ export class RoutingView implements RouteSource {
     this.assignments.loading = store.listAssignments().then(
       (rows) => {
         this.assignments = { at: this.deps.clock.now(), rows };
+        this.version++;
       },
       (err: unknown) => {
         // Postgres down: keep the last list and try again later; routing does not need it.
@@ -231,6 +252,7 @@ export class RoutingView implements RouteSource {
   }
 
   private changed(): void {
+    this.version++;
     for (const fn of this.listeners) {
       try {
         fn();
