@@ -1,6 +1,6 @@
-// The gateway WebSocket: HELLO, heartbeats, IDENTIFY → READY + GUILD_CREATE, RESUME with replay,
-// RECONNECT / INVALID_SESSION on request, Discord's close codes, and the fan-out of every
-// dispatch to each session holding the guild's shard.
+// The gateway WebSocket protocol as Discord speaks it: HELLO, heartbeats, IDENTIFY → READY +
+// GUILD_CREATE, RESUME with replay, RECONNECT / INVALID_SESSION on request, close codes; each
+// dispatch goes to every session holding the guild's shard.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -32,13 +32,12 @@ import { normaliseToken } from '../tokens.js';
 import type { GuildRecord, World } from '../world.js';
 import type { IdentifyLimiter } from './identify-limits.js';
 import { GatewaySession, type Connection, type SessionInfo } from './session.js';
+import { FrameWriter } from './frame-writer.js';
 
 const ALL_INTENTS = Object.values(GatewayIntentBits)
   .filter((v): v is number => typeof v === 'number')
   .reduce((a, b) => a | b, 0);
 
-/** A client that stops reading is cut off past this much unsent data (it may resume). */
-const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 /** Sessions that ended are kept this long in the state for inspection. */
 const ENDED_SESSIONS_KEPT = 1000;
 const COMMAND_WINDOW_MS = 60_000;
@@ -71,13 +70,14 @@ export class GatewayServer {
   /** shard count → shard id → sessions. Usually one shard count; sessions may use others, as on Discord. */
   private readonly groups = new Map<number, Set<GatewaySession>[]>();
   private nextConnectionId = 1;
-  private corked: Connection[] = [];
+  private readonly writer: FrameWriter;
   private readonly lastRecipients = new Map<number, (readonly string[])[]>();
   private heartbeatAcks = true;
   private readonly sweepTimer: NodeJS.Timeout;
 
   constructor(private readonly d: GatewayDeps) {
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 });
+    this.writer = new FrameWriter(d.counters, d.logger);
     const every = Math.max(100, Math.min(1000, Math.floor(d.options.heartbeatIntervalMs / 2)));
     this.sweepTimer = setInterval(() => this.sweep(), every);
     this.sweepTimer.unref();
@@ -176,42 +176,8 @@ export class GatewayServer {
   }
 
   private sendRaw(conn: Connection, frame: string): void {
-    if (conn.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      this.d.logger.warn({ connection: conn.id, session: conn.session?.id, buffered: conn.socket.bufferedAmount }, 'gateway client is not reading: cutting it off (it may resume)');
-      conn.open = false;
-      conn.socket.terminate();
-      return;
-    }
-    this.cork(conn);
-    conn.socket.send(frame);
-    this.d.counters.framesSent += 1;
+    this.writer.send(conn, frame);
   }
-
-  /**
-   * Frames sent in one turn of the event loop leave in one write: the TCP socket under the
-   * WebSocket is corked until the turn ends. Without it every frame is its own writev syscall,
-   * which was 40 % of the stand-in's time at 20k dispatches/s to 3 sessions.
-   */
-  private cork(conn: Connection): void {
-    if (conn.corked) return;
-    // `_socket` is ws's (undocumented but stable) handle on the net.Socket; without it, no batching.
-    const tcp = (conn.socket as unknown as { _socket?: { cork(): void; uncork(): void; destroyed: boolean } })._socket;
-    if (tcp === undefined) return;
-    tcp.cork();
-    conn.corked = true;
-    this.corked.push(conn);
-    if (this.corked.length === 1) process.nextTick(this.uncorkAll);
-  }
-
-  private readonly uncorkAll = (): void => {
-    const list = this.corked;
-    this.corked = [];
-    for (const conn of list) {
-      conn.corked = false;
-      const tcp = (conn.socket as unknown as { _socket?: { uncork(): void; destroyed: boolean } })._socket;
-      if (tcp !== undefined && !tcp.destroyed) tcp.uncork();
-    }
-  };
 
   // ---- protocol -----------------------------------------------------------------------------
 
