@@ -58,7 +58,7 @@ describe('the stand-in, to the real discord.js client', () => {
   });
 
   it('lets a client resume after a dropped connection without losing what was posted meanwhile', async () => {
-    sim = await startSim({ guilds: 3, seed: 11, identifyWindowMs: 0, heartbeatIntervalMs: 1000 });
+    sim = await startSim({ guilds: 3, seed: 11, identifyWindowMs: 0 });
     const client = await readyClient(sim);
     clients.push(client);
     const ids: string[] = [];
