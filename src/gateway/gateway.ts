@@ -26,6 +26,7 @@ import { HistoryLog } from './history-log.js';
 import { createInternalRouter, internalErrors } from './internal-api.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import { sharedMakeRequest } from './rest-limiter.js';
+import { localFileEpoch } from './local-epoch.js';
 import { registerCommands } from './commands.js';
 
 const VERSION = '0.1.0';
@@ -225,11 +226,20 @@ export class Gateway {
   private async acquired(guildId: string, epoch: number, how: 'claim' | 'adopt'): Promise<void> {
     const started = this.clock.now();
     const copy = this.handoffTarget.takeCopy(guildId);
-    if (copy) await this.guildData.installGuild(guildId, copy, epoch);
-    else await this.guildData.restores.request(guildId, epoch, this.pipeline.knownGuilds.has(guildId) ? 1 : 0);
+    let source: 'handoff' | 'local' | 'replica' = 'replica';
+    if (copy) {
+      await this.guildData.installGuild(guildId, copy, epoch);
+      source = 'handoff';
+    } else if (localFileEpoch(this.config.dataDir, guildId) === epoch) {
+      // Our own file of this very epoch (we stopped at a deadline and got the lease back).
+      await (await this.guildData.dbs.reserve(guildId)).adopt(epoch);
+      source = 'local';
+    } else {
+      await this.guildData.restores.request(guildId, epoch, this.pipeline.knownGuilds.has(guildId) ? 1 : 0);
+    }
     const { replayed } = await this.pipeline.goLive(guildId, epoch);
     if (how === 'claim') metrics.failoverSeconds.observe((this.clock.now() - started) / 1000);
-    this.logger.info({ guild: guildId, epoch, how, source: copy ? 'handoff' : 'replica', replayed, ms: Math.round(this.clock.now() - started) }, 'guild live');
+    this.logger.info({ guild: guildId, epoch, how, source, replayed, ms: Math.round(this.clock.now() - started) }, 'guild live');
     for (const w of this.liveWaiters.get(`${guildId}@${epoch}`) ?? []) w();
     this.liveWaiters.delete(`${guildId}@${epoch}`);
   }

@@ -83,6 +83,22 @@ async function allOwnedBy(pods: string[]): Promise<boolean> {
   return total === GUILDS && [...c.keys()].every((p) => pods.includes(p));
 }
 
+/** Every log line about one guild, from every gateway, in time order (for failure messages). */
+function guildStory(guildId: string): string {
+  return gateways
+    .flatMap((g) => g.lines.filter((l) => l['guild'] === guildId).map((l) => ({ t: String(l['time']), s: `${g.name} ${String(l['time']).slice(11)} ${String(l.msg)} ${JSON.stringify({ ...l, time: undefined, msg: undefined, level: undefined, pid: undefined, role: undefined, guild: undefined, pod: undefined, err: (l['err'] as { message?: string } | undefined)?.message })}` })))
+    .sort((a, b) => a.t.localeCompare(b.t))
+    .map((x) => x.s)
+    .join('\n');
+}
+
+function explain(h: ReturnType<typeof checkHistory>): void {
+  const key = h.lost[0]?.split(':').slice(1).join(':') ?? h.appliedTwice[0]?.split(':').slice(0, 2).join(':');
+  if (!key) return;
+  const d = sim.log.dispatches().find((x) => x.key === key);
+  if (d?.guildId) console.info(`lost ${h.lost.length}, twice ${h.appliedTwice.length}; ${key} in guild ${d.guildId}:\n${guildStory(d.guildId)}`);
+}
+
 function history() {
   return checkHistory(sim.log.dispatches(), readApplications(gateways.map((g) => join(dir, g.name, 'history', `${g.name}.jsonl`))), killed);
 }
@@ -178,6 +194,7 @@ describe('gateways end to end', () => {
     await waitFor('every guild on gw-2', () => allOwnedBy(['gw-2']), 20_000, 200);
     await waitFor('every message applied', () => history().lost.length === 0 || undefined, 20_000, 250).catch(() => undefined); // the expect below names what is missing
     const h = history();
+    explain(h);
     expect(h.lost).toEqual([]);
     expect(h.appliedTwice).toEqual([]);
   });
