@@ -29,6 +29,7 @@ interface CliOptions {
   globalRateLimit: number;
   heartbeatIntervalMs: number;
   logFile?: string;
+  signingKey?: string;
   interactionsUrl?: string;
   interactionRate?: number;
 }
@@ -45,6 +46,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--daily-identifies <d>', 'session_start_limit.total', wholeNumber(0), SIM_DEFAULTS.dailyIdentifies)
     .option('--global-rate-limit <l>', 'REST requests per second per bot', wholeNumber(1), SIM_DEFAULTS.globalRateLimit)
     .option('--heartbeat-interval-ms <h>', "HELLO's heartbeat_interval", wholeNumber(50), SIM_DEFAULTS.heartbeatIntervalMs)
+    .option('--signing-key <hex>', 'raw Ed25519 private seed (64 hex) to sign interactions with, so publicKey survives a restart (default: a new key per start)')
     .option('--log-file <path>', 'append every dispatch, effect and interaction record here as JSON lines')
     .option('--interactions-url <url>', 'with --interaction-rate: send interactions to this endpoint')
     .option('--interaction-rate <r>', 'interactions a second to --interactions-url (every 50th mis-signed, as Discord probes)', positiveNumber)
@@ -81,6 +83,7 @@ export async function main(argv: string[]): Promise<void> {
     globalRateLimit: o.globalRateLimit,
     heartbeatIntervalMs: o.heartbeatIntervalMs,
     ...(o.logFile !== undefined ? { logFile: o.logFile } : {}),
+    ...(o.signingKey !== undefined ? { signingKey: o.signingKey } : {}),
     logger,
   });
   if (o.rate !== undefined || o.interactionRate !== undefined) {

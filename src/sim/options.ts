@@ -59,6 +59,11 @@ export interface SimOptions {
   logCapacity?: number;
   /** Messages remembered (for delete, message commands, nonce repeats); the oldest are forgotten first. Default 50000. */
   messageCapacity?: number;
+  /**
+   * Raw Ed25519 private seed (64 hex chars) the interactions are signed with; default a fresh key
+   * pair per start. Fixing it keeps `publicKey` across restarts.
+   */
+  signingKey?: string;
   /** How long the sender waits for an interaction answer before giving up. Default 10000 (it counts as failed after 3000). */
   interactionTimeoutMs?: number;
   logger?: Logger;
@@ -91,7 +96,8 @@ export const SIM_DEFAULTS = {
   interactionTimeoutMs: 10_000,
 } as const;
 
-export type ResolvedSimOptions = Required<Omit<SimOptions, 'advertiseAddr' | 'applicationId' | 'logFile' | 'routeLimits' | 'invalidTokens'>> & {
+export type ResolvedSimOptions = Required<Omit<SimOptions, 'advertiseAddr' | 'applicationId' | 'logFile' | 'routeLimits' | 'invalidTokens' | 'signingKey'>> & {
+  readonly signingKey: string | undefined;
   readonly advertiseAddr: string | undefined;
   readonly applicationId: string | undefined;
   readonly logFile: string | undefined;
@@ -126,6 +132,7 @@ export function resolveOptions(o: SimOptions = {}): ResolvedSimOptions {
     routeLimits: o.routeLimits ?? {},
     nonceWindowMs: positive('nonceWindowMs', o.nonceWindowMs ?? SIM_DEFAULTS.nonceWindowMs),
     logFile: o.logFile,
+    signingKey: o.signingKey,
     logCapacity: positive('logCapacity', o.logCapacity ?? SIM_DEFAULTS.logCapacity),
     messageCapacity: positive('messageCapacity', o.messageCapacity ?? SIM_DEFAULTS.messageCapacity),
     interactionTimeoutMs: positive('interactionTimeoutMs', o.interactionTimeoutMs ?? SIM_DEFAULTS.interactionTimeoutMs),

@@ -71,6 +71,7 @@ const OPS_PATHS = new Set(['/metrics', '/healthz', '/readyz']);
 
 export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   const o = resolveOptions(opts);
+  const signer = createInteractionSigner(o.signingKey);
   const { clock } = o;
   const logger = o.logger;
   const world = new World(o.seed, o.shards, o.applicationId, o.messageCapacity, () => clock.wallNow());
@@ -85,7 +86,6 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   const ids = new SnowflakeGenerator(clock, 1, 0);
   const messages = new Messages(world, gateway, ids, counters, clock);
   const tracker = new InteractionTracker(log, clock);
-  const signer = createInteractionSigner();
   const rnd = createRandom(deriveSeed(o.seed, 0));
   // Interactions without a guild go where the traffic goes: mostly to the busiest guilds.
   let sampler: ZipfSampler | undefined;

@@ -73,6 +73,17 @@ describe('the stand-in interactions sender', () => {
     expect(r.latencyMs).toBeLessThan(3000);
   });
 
+  it('keeps its public key across restarts when given the same signing key', async () => {
+    const seed = 'a1'.repeat(32);
+    const a = await startSim({ guilds: 1, signingKey: seed });
+    const b = await startSim({ guilds: 1, signingKey: seed });
+    const c = await startSim({ guilds: 1 });
+    expect(a.publicKey).toBe(b.publicKey);
+    expect(c.publicKey).not.toBe(a.publicKey);
+    await Promise.all([a.close(), b.close(), c.close()]);
+    await expect(startSim({ signingKey: 'not hex' })).rejects.toThrow(/64 hex/);
+  });
+
   it('sends deliberately bad signatures that a correct endpoint answers with 401, and counts a 200 to one as a failure', async () => {
     sim = await startSim({ guilds: 1 });
     const key = publicKeyOf(sim.publicKey);
