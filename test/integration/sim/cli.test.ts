@@ -67,6 +67,8 @@ describe('leasehold sim as a process', () => {
     expect(l.applicationId).toMatch(/^\d{17,20}$/);
     expect(l.role).toBe('sim');
 
+    expect((await fetch(`${l.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${l.url}/readyz`)).status).toBe(200);
     const state = (await (await fetch(`${l.controlUrl}/state`)).json()) as { shards: number; guilds: { id: string; shard: number; channelIds: string[] }[] };
     expect(state.shards).toBe(2);
     expect(state.guilds).toHaveLength(5);
