@@ -32,6 +32,7 @@ export class DataEpochAdvancer {
   private readonly logger: Logger;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private again = false;
   private warnedNoDelete = false;
 
   constructor(private readonly o: DataEpochAdvancerOptions) {
@@ -66,20 +67,24 @@ export class DataEpochAdvancer {
     await this.running;
   }
 
-  /** Check every waiting guild now (one round at a time). */
-  async checkSoon(): Promise<void> {
-    if (this.running) return this.running;
-    this.running = (async () => {
-      const work = [...this.pending];
-      for (let i = 0; i < work.length; i += 16) {
-        await Promise.all(work.slice(i, i + 16).map(([g, e]) => this.checkOne(g, e).catch((err: unknown) => this.logger.warn({ guild: g, epoch: e, err: errorMessage(err) }, 'data epoch check failed; retrying'))));
-      }
-    })();
-    try {
-      await this.running;
-    } finally {
-      this.running = undefined;
+  /** Check every waiting guild now. Rounds do not overlap; a request during one runs another after it. */
+  checkSoon(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
     }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        const work = [...this.pending];
+        for (let i = 0; i < work.length; i += 16) {
+          await Promise.all(work.slice(i, i + 16).map(([g, e]) => this.checkOne(g, e).catch((err: unknown) => this.logger.warn({ guild: g, epoch: e, err: errorMessage(err) }, 'data epoch check failed; retrying'))));
+        }
+      } while (this.again);
+    })().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
   }
 
   /** One guild: advance when its path has a snapshot and it still holds `epoch`. */

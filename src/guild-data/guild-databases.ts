@@ -17,6 +17,8 @@ export interface ReplicationHooks {
   remove(guildId: string): Promise<boolean>;
   /** A transaction committed on the guild (replication lag tracking). */
   noteWrite(guildId: string): void;
+  /** The guild's file was closed for good: stop counting its unconfirmed writes as lag. */
+  forget(guildId: string): void;
 }
 
 export interface GuildDatabasesOptions {
@@ -222,6 +224,7 @@ export class GuildDatabases {
         this.logger.warn({ err, guild: guildId }, 'final checkpoint failed');
       }
       await db.close();
+      this.opts.replication?.forget(guildId);
       if (this.entries.get(guildId) === e) this.entries.delete(guildId);
       this.logger.debug({ guild: guildId, epoch: db.epoch, reason }, 'guild database closed');
       return flushed;

@@ -36,8 +36,9 @@ export function parseTemplate(text: string): ConfigTemplate {
   const entryLines = lines.slice(start + 1, end);
   // Comment lines inside the block stay in the head copy only, not once per guild.
   const entry = entryLines.filter((l) => !/^\s*#/.test(l) && l.trim().length > 0).join('\n');
-  if (!/^\s+- /.test(entry)) throw new GuildDataError('BAD_TEMPLATE', 'litestream.yml `dbs:` must hold exactly one list entry (the per-guild template)');
-  if ((entry.match(/^\s+- path:/gm) ?? []).length !== 1) throw new GuildDataError('BAD_TEMPLATE', 'litestream.yml `dbs:` must hold exactly one `- path:` entry');
+  const indent = /^(\s+)- /.exec(entry)?.[1];
+  const items = indent === undefined ? 0 : entry.split('\n').filter((l) => l.startsWith(`${indent}- `)).length;
+  if (items !== 1) throw new GuildDataError('BAD_TEMPLATE', 'litestream.yml `dbs:` must hold exactly one list entry (the per-guild template)');
   for (const f of ['db_path', 'replica_path'] as const) {
     if (!entry.includes(`{{${f}}}`)) throw new GuildDataError('BAD_TEMPLATE', `litestream.yml db entry lacks {{${f}}}`);
   }
@@ -59,15 +60,15 @@ export function goDuration(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
-export function renderConfig(t: ConfigTemplate, dbs: readonly ReplicatedDb[], monitorIntervalMs: number): string {
+export function renderConfig(t: ConfigTemplate, dbs: readonly ReplicatedDb[], intervals: { monitorMs: number; syncMs: number }): string {
   const entries = dbs.map((d) => {
     const values: Record<Field, string> = {
       db_path: d.dbPath,
       replica_type: d.replica.type,
       replica_bucket: d.replica.bucket,
       replica_path: d.replica.path,
-      monitor_interval: goDuration(monitorIntervalMs),
-      sync_interval: goDuration(monitorIntervalMs),
+      monitor_interval: goDuration(intervals.monitorMs),
+      sync_interval: goDuration(intervals.syncMs),
     };
     for (const v of Object.values(values)) {
       // Litestream's ${VAR} expansion would rewrite a `$` in a path; there is no escape.

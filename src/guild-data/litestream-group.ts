@@ -27,6 +27,13 @@ export interface LitestreamGroupOptions {
   readonly stableAfterMs: number;
   /** How long a SIGTERM may take (final syncs) before SIGKILL. */
   readonly stopTimeoutMs: number;
+  /**
+   * How long after Litestream opened a database its first sync has surely begun (a monitor
+   * tick plus margin). Litestream v0.3.13 reads a database lazily on its first tick, and its
+   * SIGTERM flush skips databases it has not read yet: a stop sooner than this would exit 0
+   * having shipped nothing (and constant churn would starve replication).
+   */
+  readonly firstSyncMs: number;
   /** Every parsed output line, for replication progress. */
   readonly onLine: (line: LitestreamLine) => void;
   /** Guild id of a database path, for log fields. */
@@ -40,6 +47,8 @@ export interface StopOutcome {
   readonly clean: boolean;
   /** Wall-clock ms when SIGTERM was sent: writes committed before it are in the replica when clean. */
   readonly signalledAt: number;
+  /** It had run out of file descriptors. */
+  readonly emfile?: boolean;
 }
 
 export interface GroupStatus {
@@ -55,6 +64,7 @@ export interface GroupStatus {
 }
 
 const CRASH_WINDOW_MS = 60_000;
+const EMFILE_KILL_AFTER_MS = 2000;
 export const CRASH_LOOP_THRESHOLD = 3;
 
 export class LitestreamGroup {
@@ -64,6 +74,10 @@ export class LitestreamGroup {
   private dbCount = 0;
   private attempt = 0;
   private startedAt = 0;
+  /** "initialized db" lines of the current process, and when the last one arrived. */
+  private opened = 0;
+  private lastOpenedAt = 0;
+  private onOpened: (() => void) | undefined;
   private crashes = 0;
   private crashTimes: number[] = [];
   private lastError: string | undefined;
@@ -112,6 +126,9 @@ export class LitestreamGroup {
         return outcome;
       }
       await this.writeConfig(this.configText);
+      // The process we just replaced had run out of descriptors: a bigger config would only
+      // hit the wall again at once. Wait out the backoff instead of spinning.
+      if (outcome.emfile && this.state === 'stopped') this.enterBackoff('emfile', null, null);
       if (this.state !== 'backoff' && this.state !== 'emfile') {
         if (outcome.wasRunning) metrics.litestreamRestarts.inc({ reason: 'config' });
         await this.spawnProcess();
@@ -151,6 +168,7 @@ export class LitestreamGroup {
     this.child = child;
     this.state = 'running';
     this.startedAt = this.o.clock.now();
+    this.opened = 0;
     this.exited = new Promise((resolve) => {
       let done = false;
       const finish = (code: number | null, signal: NodeJS.Signals | null) => {
@@ -177,12 +195,18 @@ export class LitestreamGroup {
     const guild = line.db === undefined ? undefined : this.o.guildOf(line.db);
     this.o.logger[effectiveLevel(line)]({ group: this.o.id, ...(guild ? { guild } : {}), ...line.fields, ...(line.error ? { error: line.error } : {}) }, `litestream: ${line.msg}`);
     if (line.level === 'error') this.lastError = line.error ?? line.msg;
+    if (line.msg === 'initialized db' && child === this.child) {
+      this.opened++;
+      this.lastOpenedAt = this.o.clock.now();
+      this.onOpened?.();
+    }
     if (isEmfile(line) && !this.emfileSeen && child === this.child) {
       this.emfileSeen = true;
       this.o.logger.error({ group: this.o.id, dbs: this.dbCount, pid: child.pid }, 'litestream ran out of file descriptors: stopping it (raise the fd limit or lower the open-guild cap); it restarts after a backoff');
       // SIGTERM still lets it sync what it can; the exit is handled as an 'emfile' restart.
       child.kill('SIGTERM');
-      const killTimer = setTimeout(() => child.kill('SIGKILL'), this.o.stopTimeoutMs);
+      // Out of descriptors it may not manage to shut down at all: do not wait long.
+      const killTimer = setTimeout(() => child.kill('SIGKILL'), Math.min(this.o.stopTimeoutMs, EMFILE_KILL_AFTER_MS));
       killTimer.unref();
       child.once('close', () => clearTimeout(killTimer));
     }
@@ -193,8 +217,12 @@ export class LitestreamGroup {
     if (child !== this.child) return;
     if (this.stopRequested) return;
     // Unplanned: a crash, a kill from outside, or our own emfile stop.
+    this.child = undefined;
+    this.enterBackoff(this.emfileSeen ? 'emfile' : 'crash', code, signal);
+  }
+
+  private enterBackoff(reason: 'crash' | 'emfile', code: number | null, signal: NodeJS.Signals | null): void {
     const now = this.o.clock.now();
-    const reason = this.emfileSeen ? 'emfile' : 'crash';
     if (now - this.startedAt >= this.o.stableAfterMs) this.attempt = 0;
     this.attempt++;
     this.crashes++;
@@ -202,8 +230,7 @@ export class LitestreamGroup {
     metrics.litestreamRestarts.inc({ reason });
     const delay = backoffDelay(reason === 'emfile' ? this.o.emfileBackoff : this.o.backoff, this.attempt);
     this.state = reason === 'emfile' ? 'emfile' : 'backoff';
-    this.child = undefined;
-    this.o.logger.error({ group: this.o.id, code, signal, attempt: this.attempt, retryInMs: delay, lastError: this.lastError }, `litestream exited unexpectedly (${reason}); restarting after backoff`);
+    this.o.logger.error({ group: this.o.id, code, signal, attempt: this.attempt, retryInMs: delay, lastError: this.lastError }, `litestream stopped unexpectedly (${reason}); restarting after backoff`);
     this.clearRestart();
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
@@ -223,22 +250,58 @@ export class LitestreamGroup {
     this.restartTimer = undefined;
   }
 
+  /**
+   * Wait until every database of the process has been opened and has begun its first sync, so
+   * a SIGTERM flushes them all (bounded by stopTimeoutMs: a process that never gets there is
+   * stopped anyway, and its stop is not counted as a flush).
+   */
+  private async untilFirstSync(child: ChildProcess): Promise<boolean> {
+    const deadline = this.o.clock.now() + this.o.stopTimeoutMs;
+    let exited = false;
+    void this.exited?.then(() => {
+      exited = true;
+      this.onOpened?.();
+    });
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          this.onOpened = undefined;
+          resolve();
+        }, Math.max(0, ms));
+        this.onOpened = () => {
+          clearTimeout(t);
+          this.onOpened = undefined;
+          resolve();
+        };
+      });
+    while (this.opened < this.dbCount && !exited && child === this.child && this.o.clock.now() < deadline) await sleep(deadline - this.o.clock.now());
+    if (this.opened < this.dbCount) return false;
+    const wait = this.lastOpenedAt + this.o.firstSyncMs - this.o.clock.now();
+    if (wait > 0 && !exited) await new Promise((r) => setTimeout(r, wait));
+    return true;
+  }
+
   /** SIGTERM the running process and wait for it (SIGKILL after stopTimeoutMs). */
   private async stopProcess(): Promise<StopOutcome> {
-    const signalledAt = this.o.clock.wallNow();
     const child = this.child;
-    if (!child || this.state !== 'running' || !this.exited) return { wasRunning: false, clean: false, signalledAt };
+    if (!child || this.state !== 'running' || !this.exited) return { wasRunning: false, clean: false, signalledAt: this.o.clock.wallNow() };
     this.stopRequested = true;
     this.state = 'stopping';
+    const synced = await this.untilFirstSync(child);
+    const signalledAt = this.o.clock.wallNow();
+    const emfile = this.emfileSeen;
     child.kill('SIGTERM');
-    const killTimer = setTimeout(() => {
-      this.o.logger.warn({ group: this.o.id, pid: child.pid }, 'litestream did not stop in time; killing it');
-      child.kill('SIGKILL');
-    }, this.o.stopTimeoutMs);
+    const killTimer = setTimeout(
+      () => {
+        this.o.logger.warn({ group: this.o.id, pid: child.pid }, 'litestream did not stop in time; killing it');
+        child.kill('SIGKILL');
+      },
+      emfile ? Math.min(this.o.stopTimeoutMs, EMFILE_KILL_AFTER_MS) : this.o.stopTimeoutMs,
+    );
     const { code, signal } = await this.exited;
     clearTimeout(killTimer);
     this.child = undefined;
     this.state = 'stopped';
-    return { wasRunning: true, clean: code === 0 && signal === null, signalledAt };
+    return { wasRunning: true, clean: synced && code === 0 && signal === null && !emfile, signalledAt, emfile };
   }
 }

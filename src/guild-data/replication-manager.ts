@@ -25,8 +25,10 @@ export interface ReplicationOptions {
   readonly dataDir: string;
   /** `file:///dir` or `s3://bucket/prefix` (REPLICA_URL). */
   readonly replicaUrl: string;
-  /** Litestream's monitor and sync interval (default 1000 ms; tests use 100). */
+  /** Litestream's monitor interval: how often it copies the WAL (default 1000 ms; tests use 100). */
   readonly monitorIntervalMs?: number;
+  /** How often each replica ships what was copied (default: the monitor interval). */
+  readonly syncIntervalMs?: number;
   /** Guilds per Litestream process before its group splits (default 200). */
   readonly groupSize?: number;
   /** Wait this long after a change for more before restarting a group (default 250 ms)… */
@@ -68,6 +70,7 @@ export class ReplicationManager implements ReplicationHooks {
   readonly paths: GuildPaths;
   readonly bin: string;
   readonly monitorIntervalMs: number;
+  readonly syncIntervalMs: number;
   readonly advancer: DataEpochAdvancer | undefined;
   private readonly template: ConfigTemplate;
   private readonly layout: GroupLayout;
@@ -97,13 +100,14 @@ export class ReplicationManager implements ReplicationHooks {
     this.template = loadTemplate(o.templatePath);
     this.bin = o.bin ?? litestreamBin();
     this.monitorIntervalMs = o.monitorIntervalMs ?? 1000;
+    this.syncIntervalMs = o.syncIntervalMs ?? this.monitorIntervalMs;
     this.layout = new GroupLayout(o.groupSize ?? 200);
     this.advancer = o.store
       ? new DataEpochAdvancer({
           store: o.store,
           target: this.target,
           probeSnapshot: (g, e) => this.probeSnapshot(g, e),
-          checkEveryMs: Math.max(100, this.monitorIntervalMs),
+          checkEveryMs: Math.min(1000, Math.max(100, this.monitorIntervalMs)),
           logger: this.logger,
         })
       : undefined;
@@ -155,6 +159,11 @@ export class ReplicationManager implements ReplicationHooks {
     const change = this.layout.remove(guildId);
     this.markDirty([...change.changed, ...change.removed]);
     return new Promise((resolve) => this.waiters.push({ guildId, group, resolve }));
+  }
+
+  /** The guild's file was closed here: its unconfirmed writes (if any) are no longer this pod's lag. */
+  forget(guildId: string): void {
+    if (!this.replicated.has(guildId)) this.lag.forget(guildId);
   }
 
   noteWrite(guildId: string): void {
@@ -219,7 +228,7 @@ export class ReplicationManager implements ReplicationHooks {
   async writeSingleConfig(guildId: string, epoch: number): Promise<{ path: string; dbPath: string; cleanup: () => Promise<void> }> {
     const dbPath = this.paths.dbFile(guildId);
     const path = join(this.paths.litestreamDir, `one-${guildId}-${epoch}-${randomBytes(4).toString('hex')}.yml`);
-    await writeFile(path, renderConfig(this.template, [{ dbPath, replica: this.target.location(guildId, epoch) }], this.monitorIntervalMs), { mode: 0o600 });
+    await writeFile(path, renderConfig(this.template, [{ dbPath, replica: this.target.location(guildId, epoch) }], this.intervals()), { mode: 0o600 });
     return { path, dbPath, cleanup: () => rm(path, { force: true }) };
   }
 
@@ -295,7 +304,7 @@ export class ReplicationManager implements ReplicationHooks {
       this.configured.set(groupId, epochs);
     };
     try {
-      await group.reconfigure(dbs.length > 0 ? renderConfig(this.template, dbs, this.monitorIntervalMs) : undefined, dbs.length, switchOver);
+      await group.reconfigure(dbs.length > 0 ? renderConfig(this.template, dbs, this.intervals()) : undefined, dbs.length, switchOver);
     } catch (err) {
       this.logger.error({ err, group: groupId }, 'litestream group reconfigure failed');
       this.configured.set(groupId, epochs);
@@ -321,16 +330,18 @@ export class ReplicationManager implements ReplicationHooks {
     for (const w of mine) {
       // confirmFlushed() already credited the stopped process's members; a guild added and
       // removed before any process replicated it gets no credit here.
-      const flushed = this.lag.isReplicated(w.guildId);
-      // It no longer replicates here (unless it came back meanwhile); whatever was not
-      // confirmed is in its local file.
-      if (!this.replicated.has(w.guildId)) this.lag.forget(w.guildId);
-      w.resolve(flushed);
+      // Unconfirmed writes stay tracked: the caller either keeps the guild (and re-adds it) or
+      // closes it and calls forget().
+      w.resolve(this.lag.isReplicated(w.guildId));
     }
   }
 
   private configuredMembers(groupId: string): string[] {
     return [...(this.configured.get(groupId)?.keys() ?? [])];
+  }
+
+  private intervals() {
+    return { monitorMs: this.monitorIntervalMs, syncMs: this.syncIntervalMs };
   }
 
   private createGroup(id: string): LitestreamGroup {
@@ -344,6 +355,7 @@ export class ReplicationManager implements ReplicationHooks {
       emfileBackoff: this.o.emfileBackoff ?? { initialMs: 10_000, maxMs: 300_000, jitter: 0.2 },
       stableAfterMs: this.o.stableAfterMs ?? 30_000,
       stopTimeoutMs: this.o.stopTimeoutMs ?? 30_000,
+      firstSyncMs: Math.ceil(1.5 * this.monitorIntervalMs) + 100,
       guildOf: (p) => this.paths.guildOfDbPath(p),
       onLine: (line) => this.onLine(id, line),
     });
@@ -358,7 +370,9 @@ export class ReplicationManager implements ReplicationHooks {
     switch (ev.kind) {
       case 'segment-start':
       case 'snapshot-start':
-        if (!this.syncStarted.has(ev.db)) this.syncStarted.set(ev.db, at);
+        // Overwrite: a process killed mid-sync never logged its "written" line, and an older
+        // start time would credit the next sync with less than it shipped, forever.
+        this.syncStarted.set(ev.db, at);
         break;
       case 'segment-done':
       case 'snapshot-done': {
