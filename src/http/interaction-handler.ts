@@ -138,7 +138,14 @@ export class InteractionHandler {
         log().warn({ reason: late.kind === 'failed' ? late.message : 'unexpected 202' }, 'answered interaction failed in transit');
         return { body: failureResponse(i), outcome: 'failed' };
       }
-      await within(this.deps.pending.defer(record, { late: true }).catch((err: unknown) => log().warn({ err }, 'recording the late deferral failed')), 50);
+      // Answer now and record `deferred_late` behind the response (the deadline does not wait for
+      // Redis); the edge's own edit waits for that record, so a later `take` cannot race it.
+      const recorded = this.deps.pending.defer(record, { late: true }).then(
+        () => undefined,
+        (err: unknown) => log().warn({ err }, 'recording the late deferral failed'),
+      );
+      this.track(recorded.then(() => this.afterDeferral(i, forwarding, log)));
+      return { body: { ...deferred.body }, outcome: 'deferred' };
     } else if (d === undefined) {
       // No record (Redis slow or down): the owner cannot learn that we deferred, so its reply
       // comes back to us. Wait for it until the last moment, then defer and edit it in ourselves.
