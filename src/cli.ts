@@ -21,6 +21,7 @@ const roles: Record<string, () => Promise<RoleMain>> = {
   admin: async () => (await import('./admin/main.js')).main,
   gateway: async () => (await import('./gateway/main.js')).main,
   http: async () => (await import('./http/main.js')).main,
+  demo: async () => (await import('./demo/main.js')).main,
   sim: async () => (await import('./sim/main.js')).main,
 };
 
