@@ -8,7 +8,7 @@ import { ScriptError, ScriptErrorCode } from './errors.js';
 import type { Scripts } from './scripts.js';
 import { isPodId } from './ids.js';
 
-/** Renew calls carry at most this many guilds (DESIGN §3: ≤ 1000 keeps each call ≤ 3 ms). */
+/** Renew calls carry at most this many guilds by default (DESIGN §3 allows ≤ 1000; see bench/leases.ts). */
 export const RENEW_CHUNK = 1000;
 
 export type ClaimResult =
@@ -57,6 +57,8 @@ export class LeaseClient {
     private readonly scripts: Scripts,
     private readonly keys: Keys,
     private readonly maxLen: number,
+    /** Guilds per renew call (≤ RENEW_CHUNK). Smaller chunks block other clients less. */
+    private readonly renewChunk = RENEW_CHUNK,
   ) {}
 
   async claim(guildId: string, owner: string, o: { floor: number; ttlMs: number; waitedFullTtl: boolean }): Promise<ClaimResult> {
@@ -77,21 +79,22 @@ export class LeaseClient {
     }
   }
 
-  /** Renew every given lease, in sequential chunks of ≤ RENEW_CHUNK so no call blocks Redis long. */
-  async renew(owner: string, ttlMs: number, held: readonly { guildId: string; epoch: number }[]): Promise<RenewResult> {
+  /** Renew every given lease, in sequential chunks of ≤ `chunk` so no call blocks Redis long. */
+  async renew(owner: string, ttlMs: number, held: readonly { guildId: string; epoch: number }[], chunk = this.renewChunk): Promise<RenewResult> {
     const lost: string[] = [];
     let nowMs = 0;
     let untilMs = 0;
-    for (let i = 0; i < held.length; i += RENEW_CHUNK) {
-      const chunk = held.slice(i, i + RENEW_CHUNK);
+    const size = Math.min(Math.max(1, chunk), RENEW_CHUNK);
+    for (let i = 0; i < held.length; i += size) {
+      const part = held.slice(i, i + size);
       const keys: string[] = [];
-      for (const h of chunk) keys.push(this.keys.lease(h.guildId), this.keys.until(h.guildId));
-      const r = await this.scripts.run('renew', keys, [owner, ttlMs, ...chunk.map((h) => h.epoch)]);
+      for (const h of part) keys.push(this.keys.lease(h.guildId), this.keys.until(h.guildId));
+      const r = await this.scripts.run('renew', keys, [owner, ttlMs, ...part.map((h) => h.epoch)]);
       if (typeof r[0] === 'number') throw new ScriptError(r[0] as ScriptErrorCode, 'renew', r.slice(1));
       if (i === 0) nowMs = Number(r[0]);
       untilMs = Number(r[1]);
       for (let j = 2; j < r.length; j++) {
-        const lostGuild = chunk[Number(r[j]) - 1];
+        const lostGuild = part[Number(r[j]) - 1];
         if (lostGuild) lost.push(lostGuild.guildId);
       }
     }
