@@ -202,4 +202,13 @@ describe('gateways end to end', () => {
     expect(h.lost).toEqual([]);
     expect(h.appliedTwice).toEqual([]);
   });
+
+  it('a second gateway process with the same POD_ID refuses to start, and says why', async () => {
+    await startGateway('gw-1');
+    const twin = startRole('gw-1-twin', ['gateway'], { ...gatewayEnv('gw-1'), DATA_DIR: join(dir, 'twin') });
+    gateways.push(twin);
+    expect(await twin.exited).toBe(1);
+    const fatal = twin.lines.find((l) => l.level === 'fatal');
+    expect(JSON.stringify(fatal)).toMatch(/POD_ID gw-1 is in use by another live process/);
+  });
 });
