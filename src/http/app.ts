@@ -9,7 +9,7 @@ import type { AssignmentStore } from '../store/index.js';
 import type { ClusterClient } from '../cluster/client.js';
 import { createOpsRouter, type ReadyCheck } from '../runtime/ops.js';
 import { AppError } from '../errors.js';
-import { publicKeyFromHex } from './discord-signature.js';
+import { DiscordSignatureVerifier } from './discord-signature.js';
 import { errorMiddleware } from './errors.js';
 import type { Forwarder } from './forwarder.js';
 import type { InteractionHandler } from './interaction-handler.js';
@@ -42,7 +42,7 @@ export interface HttpAppDeps {
 export function createHttpApp(d: HttpAppDeps): Koa {
   const app = new Koa();
   const routers: Router[] = [
-    interactionsRouter({ publicKey: publicKeyFromHex(d.publicKey), applicationId: d.applicationId, handler: d.interactions, clock: d.clock, bodyLimit: d.bodyLimit ?? DEFAULT_BODY_LIMIT }),
+    interactionsRouter({ signatures: new DiscordSignatureVerifier(d.publicKey), applicationId: d.applicationId, handler: d.interactions, clock: d.clock, bodyLimit: d.bodyLimit ?? DEFAULT_BODY_LIMIT }),
     portalRouter({ ...d, forwarder: d.forwarder }),
     apiRouter(d),
     adminRouter({ adminTokens: d.adminTokens, ops: d.admin, logger: d.logger }),

@@ -2,17 +2,16 @@
 // then PING or the interaction handler; every outcome and deadline miss is counted.
 import Router from '@koa/router';
 import { InteractionResponseType, InteractionType } from 'discord-api-types/v10';
-import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import { metrics } from '../metrics.js';
-import { checkDiscordSignature } from './discord-signature.js';
+import type { DiscordSignatureVerifier } from './discord-signature.js';
 import { parseInteraction } from './interaction-payload.js';
 import { DISCORD_DEADLINE_MS, type InteractionHandler } from './interaction-handler.js';
 import { parseJson, readRawBody } from './raw-body.js';
 
 export interface InteractionsRouteDeps {
-  readonly publicKey: KeyObject;
+  readonly signatures: DiscordSignatureVerifier;
   readonly applicationId: string;
   readonly handler: InteractionHandler;
   readonly clock: Clock;
@@ -31,7 +30,7 @@ export function interactionsRouter(d: InteractionsRouteDeps): Router {
   router.post('/interactions', async (ctx) => {
     const arrivedAt = d.clock.now();
     const raw = await readRawBody(ctx.req, d.bodyLimit);
-    const sig = checkDiscordSignature(d.publicKey, ctx.get('x-signature-ed25519') || undefined, ctx.get('x-signature-timestamp') || undefined, raw, d.clock.wallNow());
+    const sig = await d.signatures.check(ctx.get('x-signature-ed25519') || undefined, ctx.get('x-signature-timestamp') || undefined, raw, d.clock.wallNow());
     if (!sig.ok) throw new AppError(401, sig.code, sig.message);
     const interaction = parseInteraction(parseJson(raw));
     if (interaction.applicationId !== d.applicationId) throw new AppError(400, 'WRONG_APPLICATION', `interaction is for application ${interaction.applicationId}, this edge serves ${d.applicationId}`);
