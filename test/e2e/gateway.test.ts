@@ -10,7 +10,7 @@ import { startSim, type Sim } from '../../src/sim/index.js';
 import { createClusterClient } from '../../src/cluster/client.js';
 import { testRedis, testSchema, waitFor, type TestRedis, type TestSchema } from '../helpers/services.js';
 import { killGroup, startRole, type LogLine, type RoleProcess } from '../helpers/processes.js';
-import { checkHistory, readApplications } from '../helpers/history.js';
+import { abandonedFromLog, checkHistory, readApplications, type Abandoned } from '../helpers/history.js';
 import { percentile } from '../../bench/table.js';
 import { computeStatus, snapshot } from '../../src/admin/operations.js';
 import { createAssignmentStore } from '../../src/store/index.js';
@@ -24,7 +24,6 @@ let s: TestSchema;
 let sim: Sim;
 let dir: string;
 let gateways: RoleProcess[] = [];
-const killed = new Set<string>();
 
 function gatewayEnv(podId: string): Record<string, string> {
   return {
@@ -99,8 +98,20 @@ function explain(h: ReturnType<typeof checkHistory>): void {
   if (d?.guildId) console.info(`lost ${h.lost.length}, twice ${h.appliedTwice.length}; ${key} in guild ${d.guildId}:\n${guildStory(d.guildId)}`);
 }
 
+let abandoned: Abandoned = () => false;
+
+/** Re-read the lease lineage (which epochs began with a claim) from Postgres. */
+async function refreshLineage(): Promise<void> {
+  const store = createAssignmentStore({ databaseUrl: s.url, schema: s.schema });
+  try {
+    abandoned = abandonedFromLog(await store.readLog({ limit: 1_000_000 }));
+  } finally {
+    await store.close();
+  }
+}
+
 function history() {
-  return checkHistory(sim.log.dispatches(), readApplications(gateways.map((g) => join(dir, g.name, 'history', `${g.name}.jsonl`))), killed);
+  return checkHistory(sim.log.dispatches(), readApplications(gateways.map((g) => join(dir, g.name, 'history', `${g.name}.jsonl`))), abandoned);
 }
 
 beforeEach(async () => {
@@ -109,7 +120,7 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lh-e2e-'));
   sim = await startSim({ guilds: GUILDS, shards: 2, seed: 7, identifyWindowMs: 100, heartbeatIntervalMs: 5000 });
   gateways = [];
-  killed.clear();
+  abandoned = () => false;
 });
 
 afterEach(async () => {
@@ -137,6 +148,7 @@ describe('gateways end to end', () => {
     await waitFor('every guild owned', () => allOwnedBy(['gw-1', 'gw-2', 'gw-3', 'gw-4']), 30_000, 200);
     await waitFor('every message applied', () => history().lost.length === 0 || undefined, 20_000, 250).catch(() => undefined); // the expect below names what is missing
 
+    await refreshLineage();
     const h = history();
     if (h.lost.length > 0) {
       const g0 = h.lost[0]!.split(':')[0];
@@ -162,7 +174,6 @@ describe('gateways end to end', () => {
       const cluster = createClusterClient(t.redis, t.prefix, 1000);
       return (await cluster.leases.scanAll()).leases.filter((l) => l.owner === victim.name).map((l) => l.guildId);
     })())];
-    killed.add(victim.name);
     const killedAt = Date.now();
     killGroup(victim, 'SIGKILL');
     const survivors = gateways.slice(1);
@@ -175,12 +186,13 @@ describe('gateways end to end', () => {
     const tookMs = Date.now() - killedAt;
     await traffic.done;
     await waitFor('every message applied', () => history().lost.length === 0 || undefined, 20_000, 250).catch(() => undefined); // the expect below names what is missing
+    await refreshLineage();
     const h = history();
     expect(h.lost).toEqual([]);
     expect(h.appliedTwice).toEqual([]);
     const lives = survivors.flatMap((g) => g.lines.filter((l) => isLive(l) && victimGuilds.includes(String(l['guild'])) && Date.parse(String(l['time'])) >= killedAt));
     const firstLive = Math.min(...lives.map((l) => Date.parse(String(l['time'])))) - killedAt;
-    console.info(`failover of ${victimGuilds.length} guilds took ${tookMs} ms (TTL ${TTL}; first guild live after ${firstLive} ms; restore+replay per guild p50 ${percentile(lives.map((l) => Number(l['ms'])), 50)} ms); re-applied after kill: ${h.reappliedAfterKill}`);
+    console.info(`failover of ${victimGuilds.length} guilds took ${tookMs} ms (TTL ${TTL}; first guild live after ${firstLive} ms; restore+replay per guild p50 ${percentile(lives.map((l) => Number(l['ms'])), 50)} ms); re-applied after an abandoned epoch: ${h.reappliedAfterKill}`);
     // The TTL + 2 s target is measured by the benchmark on a quiet machine; here a bound that
     // only a stall or a missed claim would break, so a loaded CI box does not fail it.
     expect(tookMs).toBeLessThanOrEqual(TTL + 15_000);
@@ -197,6 +209,7 @@ describe('gateways end to end', () => {
     await traffic.done;
     await waitFor('every guild on gw-2', () => allOwnedBy(['gw-2']), 20_000, 200);
     await waitFor('every message applied', () => history().lost.length === 0 || undefined, 20_000, 250).catch(() => undefined); // the expect below names what is missing
+    await refreshLineage();
     const h = history();
     explain(h);
     expect(h.lost).toEqual([]);
@@ -210,5 +223,54 @@ describe('gateways end to end', () => {
     expect(await twin.exited).toBe(1);
     const fatal = twin.lines.find((l) => l.level === 'fatal');
     expect(JSON.stringify(fatal)).toMatch(/POD_ID gw-1 is in use by another live process/);
+  });
+
+  it('SIGSTOP past the TTL, then SIGCONT: the paused gateway applies and sends nothing after its deadline, and rejoins cleanly', async () => {
+    for (const p of ['gw-1', 'gw-2']) await startGateway(p);
+    await waitFor('every guild owned and live', async () => (await allOwnedBy(['gw-1', 'gw-2'])) && gateways.reduce((n, g) => n + liveGuilds(g).size, 0) >= GUILDS, 60_000, 200);
+    const traffic = sim.startTraffic({ ratePerSec: 60, durationMs: 14_000 });
+    await waitFor('some traffic', () => traffic.sent() > 100 || undefined, 10_000);
+    const paused = gateways[0]!;
+    const stoppedAt = Date.now();
+    paused.signal('SIGSTOP');
+    await waitFor('gw-2 to own every guild', () => allOwnedBy(['gw-2']), TTL * 3 + 10_000, 200);
+    const resumedAt = Date.now();
+    paused.signal('SIGCONT');
+    await traffic.done;
+    await waitFor('every guild owned again, by both', () => allOwnedBy(['gw-1', 'gw-2']), 30_000, 200);
+    await waitFor('every message applied', () => history().lost.length === 0 || undefined, 20_000, 250).catch(() => undefined);
+    const apps = readApplications([join(dir, 'gw-1', 'history', 'gw-1.jsonl')]);
+    // Its deadline passed at most one TTL after it stopped; nothing it applied may be stamped
+    // between that and its return to the ring under a new epoch.
+    const deadlineBy = stoppedAt + TTL;
+    const epochsBefore = new Set(apps.filter((a) => a.at < stoppedAt).map((a) => `${a.guild}@${a.epoch}`));
+    const stale = apps.filter((a) => a.at > deadlineBy && epochsBefore.has(`${a.guild}@${a.epoch}`) && a.outcome !== 'duplicate');
+    expect(stale.map((a) => `${a.key}@${a.epoch} at +${a.at - stoppedAt} ms`)).toEqual([]);
+    // And nothing it sent to Discord after its deadline under an old epoch: every effect it made
+    // after resuming belongs to guilds it claimed again.
+    await refreshLineage();
+    const h = history();
+    explain(h);
+    expect(h.lost).toEqual([]);
+    expect(h.appliedTwice).toEqual([]);
+    expect(paused.lines.some((l) => l.msg === 'lease lost: guild stopped' && Date.parse(String(l['time'])) >= resumedAt)).toBe(true);
+  });
+
+  it('kill -9 of two gateways at once: the survivor serves every guild, losing nothing', async () => {
+    for (const p of ['gw-1', 'gw-2', 'gw-3']) await startGateway(p);
+    await waitFor('every guild owned and live', async () => (await allOwnedBy(['gw-1', 'gw-2', 'gw-3'])) && gateways.reduce((n, g) => n + liveGuilds(g).size, 0) >= GUILDS, 60_000, 200);
+    const traffic = sim.startTraffic({ ratePerSec: 80, durationMs: 8000 });
+    await waitFor('some traffic', () => traffic.sent() > 150 || undefined, 10_000);
+    for (const v of gateways.slice(0, 2)) killGroup(v, 'SIGKILL');
+    const t0 = Date.now();
+    await waitFor('gw-3 to own every guild', () => allOwnedBy(['gw-3']), TTL + 20_000, 200);
+    await traffic.done;
+    await waitFor('every message applied', () => history().lost.length === 0 || undefined, 30_000, 250).catch(() => undefined);
+    await refreshLineage();
+    const h = history();
+    explain(h);
+    console.info(`two pods killed: gw-3 owned every guild after ${Date.now() - t0} ms; re-applied after an abandoned epoch: ${h.reappliedAfterKill}`);
+    expect(h.lost).toEqual([]);
+    expect(h.appliedTwice).toEqual([]);
   });
 });
