@@ -8,7 +8,8 @@ import { createAssignmentStore } from '../store/index.js';
 import { DEFAULT_RING_VERSION, ringParams } from '../cluster/ring.js';
 import { AppError, errorMessage } from '../errors.js';
 import * as ops from './operations.js';
-import { formatLease, formatStatus } from './format.js';
+import { formatLease, formatStatus, table } from './format.js';
+import { planRebalance } from './rebalance.js';
 
 class ExitError extends Error {
   constructor(readonly exitCode: number, message: string) {
@@ -42,7 +43,9 @@ export async function main(argv: string[]): Promise<void> {
       await cluster.close();
     }
   };
-  const print = (json: boolean, data: unknown, text: string) => process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${text}\n`);
+  const print = (json: boolean, data: unknown, text: string): void => {
+    process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${text}\n`);
+  };
 
   program.command('status').description('members, guilds per pod, pins, cordons, overrides, unowned guilds').action(
     withDeps(async (d, json) => {
@@ -87,6 +90,82 @@ export async function main(argv: string[]): Promise<void> {
       withDeps(async (d, json) => {
         const r = await ops.cordon(d, pod, reason.join(' '), o);
         print(json, r, `${r.wasCordoned ? 'still cordoned' : 'cordoned'}: ${pod}${r.live ? '' : ' (not running now)'}`);
+      })(),
+    );
+  const progressEvery = 1000;
+  const waitUntil = async (what: string, timeoutS: number, check: () => Promise<{ done: boolean; line: string }>): Promise<boolean> => {
+    const deadline = Date.now() + timeoutS * 1000;
+    let last = '';
+    for (;;) {
+      const r = await check();
+      if (r.line !== last) process.stderr.write(`  ${r.line}\n`);
+      last = r.line;
+      if (r.done) return true;
+      if (Date.now() > deadline) {
+        process.stderr.write(`  gave up waiting for ${what} after ${timeoutS} s (it goes on in the background; see \`leasehold admin status\`)\n`);
+        return false;
+      }
+      await new Promise((res) => setTimeout(res, progressEvery));
+    }
+  };
+
+  program
+    .command('move <guild> <pod>')
+    .description('move a guild to a pod: pins it there, and the gateways hand it off')
+    .option('--no-wait', 'return once pinned')
+    .option('--timeout <s>', 'how long to wait for the move', '60')
+    .action((guild: string, pod: string, o: { wait: boolean; timeout: string }) =>
+      withDeps(async (d, json) => {
+        const r = await ops.pin(d, guild, pod);
+        if (!r.live) throw new AppError(409, 'POD_NOT_LIVE', `${pod} is not a live member: the pin is kept but nothing moves until it is`);
+        const moved = !o.wait || (await waitUntil(`${guild} to reach ${pod}`, Number(o.timeout), async () => {
+          const l = (await d.cluster.leases.read(guild)).lease;
+          return { done: l?.owner === pod, line: `lease: ${l ? `${l.owner} epoch ${l.epoch}` : 'none (between owners)'}` };
+        }));
+        print(json, { ...r, moved }, moved && o.wait ? `moved ${guild} to ${pod} (pinned there; \`unpin\` lets the ring decide again)` : `pinned ${guild} to ${pod}; the move is under way`);
+        if (!moved) process.exitCode = 1;
+      })(),
+    );
+  program
+    .command('drain <pod>')
+    .description('cordon a pod and wait until it has handed off every guild (it stays empty until uncordoned)')
+    .option('--no-wait', 'return once cordoned')
+    .option('--timeout <s>', 'how long to wait', '300')
+    .action((pod: string, o: { wait: boolean; timeout: string }) =>
+      withDeps(async (d, json) => {
+        const r = await ops.cordon(d, pod, 'drained by admin');
+        const count = async () => (await d.cluster.leases.scanAll()).leases.filter((l) => l.owner === pod).length;
+        const before = await count();
+        const drained = !o.wait || (await waitUntil(`${pod} to drain`, Number(o.timeout), async () => {
+          const n = await count();
+          return { done: n === 0, line: `${pod}: ${n} of ${before} guilds left` };
+        }));
+        print(json, { ...r, guildsBefore: before, drained }, drained && o.wait ? `drained ${pod}: it owns nothing and takes nothing until \`leasehold admin uncordon ${pod}\`` : `cordoned ${pod}; it is handing its guilds off`);
+        if (!drained) process.exitCode = 1;
+      })(),
+    );
+  program
+    .command('rebalance')
+    .description('every guild whose owner differs from its desired owner, with counts per pod before and after')
+    .option('--dry-run', 'only print the plan')
+    .option('--timeout <s>', 'how long to wait for the moves', '300')
+    .action((o: { dryRun?: boolean; timeout: string }) =>
+      withDeps(async (d, json) => {
+        const plan = planRebalance(await ops.snapshot(d));
+        const counts = Object.keys({ ...plan.before, ...plan.after }).sort().map((p) => [p, String(plan.before[p] ?? 0), String(plan.after[p] ?? 0)]);
+        const text = `${plan.moves.length} move(s)${plan.stuck.length ? `, ${plan.stuck.length} guild(s) with no ring member to go to` : ''}; max/mean after ${plan.imbalanceAfter.toFixed(2)}\n${table(counts, ['POD', 'BEFORE', 'AFTER'])}`;
+        if (o.dryRun || plan.moves.length === 0) {
+          print(json, plan, text);
+          return;
+        }
+        // The gateways' ownership loops make these moves on their own, at a bounded rate; wait for them.
+        process.stderr.write(`${text}\n`);
+        const done = await waitUntil('the moves', Number(o.timeout), async () => {
+          const left = planRebalance(await ops.snapshot(d)).moves.length;
+          return { done: left === 0, line: `${left} move(s) left` };
+        });
+        print(json, { ...plan, done }, done ? 'rebalanced' : 'moves still under way');
+        if (!done) process.exitCode = 1;
       })(),
     );
   program.command('uncordon <pod>').description('let a cordoned pod own guilds again').action((pod: string) =>

@@ -12,6 +12,7 @@ import { testRedis, testSchema, waitFor, type TestRedis, type TestSchema } from 
 import { killGroup, startRole, type LogLine, type RoleProcess } from '../helpers/processes.js';
 import { abandonedFromLog, checkHistory, readApplications, type Abandoned } from '../helpers/history.js';
 import { percentile } from '../../bench/table.js';
+import { runCli } from '../helpers/cli.js';
 import { computeStatus, snapshot } from '../../src/admin/operations.js';
 import { createAssignmentStore } from '../../src/store/index.js';
 import { ringParams } from '../../src/cluster/ring.js';
@@ -272,5 +273,34 @@ describe('gateways end to end', () => {
     console.info(`two pods killed: gw-3 owned every guild after ${Date.now() - t0} ms; re-applied after an abandoned epoch: ${h.reappliedAfterKill}`);
     expect(h.lost).toEqual([]);
     expect(h.appliedTwice).toEqual([]);
+  });
+
+  it('admin drain empties a pod that then stays empty across a restart until uncordon; move and rebalance work', async () => {
+    for (const p of ['gw-1', 'gw-2']) await startGateway(p);
+    await waitFor('the ring to converge', converged, 60_000, 250);
+    const adminEnv = { REDIS_URL: t.url, DATABASE_URL: s.url, DATABASE_SCHEMA: s.schema, KEY_PREFIX: t.prefix, LOG_LEVEL: 'silent' };
+    const drain = await runCli(['admin', 'drain', 'gw-1', '--timeout', '60'], adminEnv, 90_000);
+    expect(drain.stdout).toMatch(/drained gw-1: it owns nothing/);
+    expect(drain.code).toBe(0);
+    expect((await leaseCounts()).get('gw-1') ?? 0).toBe(0);
+    // Kubernetes restarts it: it comes back, becomes ready, and still takes nothing.
+    const first = gateways[0]!;
+    first.signal('SIGTERM');
+    expect(await first.exited).toBe(0);
+    gateways.splice(0, 1);
+    const again = await startGateway('gw-1');
+    await again.waitForLine('sessions ready', (l) => l.msg === 'all Discord sessions ready', 30_000);
+    await waitFor('two reconcile intervals', async () => (await converged()) || undefined, 10_000, 500);
+    expect((await leaseCounts()).get('gw-1') ?? 0).toBe(0);
+    const plan = await runCli(['admin', '--json', 'rebalance', '--dry-run'], adminEnv);
+    expect(JSON.parse(plan.stdout)).toMatchObject({ moves: [] });
+    expect((await runCli(['admin', 'uncordon', 'gw-1'], adminEnv)).code).toBe(0);
+    await waitFor('gw-1 to take a share again', async () => ((await leaseCounts()).get('gw-1') ?? 0) > GUILDS / 4 || undefined, 60_000, 250);
+    // Move one of gw-2's guilds to gw-1 and wait for it.
+    const cluster = createClusterClient(t.redis, t.prefix, 1000);
+    const g = (await cluster.leases.scanAll()).leases.find((l) => l.owner === 'gw-2')!.guildId;
+    const move = await runCli(['admin', 'move', g, 'gw-1', '--timeout', '30'], adminEnv, 60_000);
+    expect(move.stdout).toMatch(new RegExp(`moved ${g} to gw-1`));
+    expect((await cluster.leases.read(g)).lease?.owner).toBe('gw-1');
   });
 });
