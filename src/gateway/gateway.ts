@@ -210,6 +210,9 @@ export class Gateway {
       },
     );
     await this.loop.start();
+    const leftovers = setInterval(() => void this.pipeline.completeLeftovers().catch((err: unknown) => log.warn({ err }, 'leftover interaction sweep failed')), 2000);
+    leftovers.unref();
+    this.timers.push(leftovers);
     const t = setInterval(() => {
       this.handoffTarget.tick();
       metrics.eventBufferBytes.set(buffer.stats().bytes);

@@ -124,6 +124,13 @@ export class EventPipeline {
 
   /** An interaction forwarded by the edge for a guild this pod serves at `epoch`. */
   async handleInteraction(guildId: string, epoch: number, i: APIInteraction): Promise<APIInteractionResponse> {
+    const response = await this.answer(guildId, epoch, i);
+    await this.deliver(guildId, i, response);
+    return response;
+  }
+
+  /** Apply an interaction on the guild's queue (once: dedupe) and return its response. */
+  async answer(guildId: string, epoch: number, i: APIInteraction): Promise<APIInteractionResponse> {
     const g = this.live.get(guildId);
     if (!g || g.epoch !== epoch) throw new FencedError(guildId, epoch, 'epoch', `guild ${guildId} is not served here at epoch ${epoch}`);
     let response: APIInteractionResponse | undefined;
@@ -131,8 +138,35 @@ export class EventPipeline {
       response = await this.applyInteraction(guildId, epoch, i);
     });
     if (!response) throw new FencedError(guildId, epoch, 'deadline', `guild ${guildId}: interaction ${i.id} not applied (lease lost)`);
-    await this.deliver(guildId, i, response);
     return response;
+  }
+
+  /**
+   * Deferred interactions nobody completed (their owner died with the request): for the guilds
+   * served here, take each, answer it from its recorded payload and edit the original response.
+   */
+  async completeLeftovers(): Promise<number> {
+    const live = new Map([...this.live].filter(([, g]) => !g.paused).map(([id, g]) => [id, g.epoch]));
+    if (live.size === 0) return 0;
+    const list = await this.d.pending.leftovers({ guild: (g) => g !== undefined && live.has(g), olderThanMs: 3000 });
+    let done = 0;
+    for (const p of list) {
+      const epoch = p.guildId ? live.get(p.guildId) : undefined;
+      if (!p.guildId || epoch === undefined || !p.payload) continue;
+      const taken = await this.d.pending.take(p.interactionId, this.d.podId);
+      if (taken.kind !== 'complete') continue;
+      try {
+        const response = await this.answer(p.guildId, epoch, JSON.parse(p.payload) as APIInteraction);
+        const data = (response as { data?: Record<string, unknown> }).data ?? {};
+        await this.d.rest.patch(Routes.webhookMessage(taken.ticket.applicationId, taken.ticket.token, '@original'), { body: data, auth: false });
+        await this.d.pending.complete(p.interactionId, this.d.podId);
+        done++;
+      } catch (err) {
+        this.d.logger.warn({ err, guild: p.guildId, interaction: p.interactionId }, 'completing a leftover interaction failed; it stays for a retry');
+      }
+    }
+    if (done > 0) this.d.logger.info({ completed: done }, 'completed deferred interactions left by a previous owner');
+    return done;
   }
 
   private enqueue(guildId: string, g: LiveGuild, fn: () => Promise<void>): Promise<void> {

@@ -50,7 +50,18 @@ export class RouteTable<H> {
 
   /** The route for method + path; `methodNotAllowed` when the path exists under other methods. */
   match(method: string, path: string): Matched<H> | { methodNotAllowed: true } | undefined {
-    const parts = path.split('/').filter((p) => p !== '');
+    // Compare decoded segments: clients may percent-encode literals (discord.js sends
+    // `@original` as `%40original`), and Discord routes them the same.
+    const parts = path
+      .split('/')
+      .filter((p) => p !== '')
+      .map((p) => {
+        try {
+          return decodeURIComponent(p);
+        } catch {
+          return p;
+        }
+      });
     let pathMatched = false;
     for (const r of this.routes) {
       if (r.parts.length !== parts.length) continue;
@@ -59,7 +70,7 @@ export class RouteTable<H> {
       for (let i = 0; i < parts.length; i++) {
         const want = r.parts[i] as string;
         const got = parts[i] as string;
-        if (want.startsWith(':')) params[want.slice(1)] = decodeURIComponent(got);
+        if (want.startsWith(':')) params[want.slice(1)] = got;
         else if (want !== got) {
           ok = false;
           break;
