@@ -172,3 +172,10 @@ export async function* scanKeys(redis: Redis, pattern: string, count = 1000): As
     if (keys.length > 0) yield keys;
   } while (cursor !== '0');
 }
+
+/** Delete every key under a prefix, in SCAN batches (a demo reset, test cleanup). */
+export async function deleteByPrefix(redis: Redis, prefix: string): Promise<number> {
+  let n = 0;
+  for await (const batch of scanKeys(redis, `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`)) n += await redis.unlink(...batch);
+  return n;
+}

@@ -15,6 +15,7 @@ import pg from 'pg';
 import { envHelp, loadConfig } from '../config.js';
 import { createClusterClient } from '../cluster/client.js';
 import { readMembers } from '../cluster/members.js';
+import { deleteByPrefix } from '../cluster/leases.js';
 
 const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
 
@@ -97,12 +98,7 @@ export async function main(argv: string[]): Promise<void> {
   const schema = 'leasehold_demo';
   {
     const r = new Redis(redisUrl);
-    let cursor = '0';
-    do {
-      const [c, keys] = await r.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
-      cursor = c;
-      if (keys.length > 0) await r.unlink(...keys);
-    } while (cursor !== '0');
+    await deleteByPrefix(r, keyPrefix);
     r.disconnect();
     const pgc = new pg.Client({ connectionString: databaseUrl });
     await pgc.connect();

@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createKeys, type Keys } from '../../src/cluster/keys.js';
+import { deleteByPrefix } from '../../src/cluster/leases.js';
 
 export const redisUrl = (): string => inject('redisUrl');
 export const databaseUrl = (): string => inject('databaseUrl');
@@ -39,12 +40,7 @@ export async function testRedis(url = redisUrl()): Promise<TestRedis> {
 
 /** Delete every key under a prefix (what a Redis restart without persistence does to a cluster). */
 export async function wipePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
+  await deleteByPrefix(redis, prefix);
 }
 
 export interface TestSchema {
