@@ -56,18 +56,30 @@ export class GroupLayout {
     set.add(guildId);
     this.groupOf.set(guildId, leaf);
     if (set.size <= this.maxSize || leaf.length >= MAX_DEPTH) return { changed: [groupId(leaf)], removed: [] };
-    // Split: the two children take the members by the next bit.
+    return { changed: this.split(leaf).map(groupId), removed: [groupId(leaf)] };
+  }
+
+  /** Split a leaf by the next hash bit, again while a half is still too big; returns the new leaves. */
+  private split(leaf: string): string[] {
+    const set = this.leaves.get(leaf) as Set<string>;
     this.leaves.delete(leaf);
-    const zero = new Set<string>();
-    const one = new Set<string>();
+    const halves: [string, Set<string>][] = [
+      [`${leaf}0`, new Set()],
+      [`${leaf}1`, new Set()],
+    ];
     for (const g of set) {
-      const child = ((guildHash(g) >>> leaf.length) & 1) === 0 ? zero : one;
-      child.add(g);
-      this.groupOf.set(g, child === zero ? `${leaf}0` : `${leaf}1`);
+      const [prefix, members] = halves[(guildHash(g) >>> leaf.length) & 1] as [string, Set<string>];
+      members.add(g);
+      this.groupOf.set(g, prefix);
     }
-    this.leaves.set(`${leaf}0`, zero);
-    this.leaves.set(`${leaf}1`, one);
-    return { changed: [groupId(`${leaf}0`), groupId(`${leaf}1`)], removed: [groupId(leaf)] };
+    const out: string[] = [];
+    for (const [prefix, members] of halves) {
+      this.leaves.set(prefix, members);
+      // Hash bits can send every member the same way: keep splitting that half.
+      if (members.size > this.maxSize && prefix.length < MAX_DEPTH) out.push(...this.split(prefix));
+      else out.push(prefix);
+    }
+    return out;
   }
 
   remove(guildId: string): LayoutChange {

@@ -61,6 +61,8 @@ export interface GroupStatus {
   /** Crashes in the last minute: three or more is a crash loop. */
   readonly recentCrashes: number;
   readonly lastError: string | undefined;
+  /** How long it has been in this state (ms). */
+  readonly stateForMs: number;
 }
 
 const CRASH_WINDOW_MS = 60_000;
@@ -69,7 +71,8 @@ export const CRASH_LOOP_THRESHOLD = 3;
 
 export class LitestreamGroup {
   private child: ChildProcess | undefined;
-  private state: GroupState = 'stopped';
+  private stateValue: GroupState = 'stopped';
+  private stateAt = 0;
   private configText: string | undefined;
   private dbCount = 0;
   private attempt = 0;
@@ -88,7 +91,18 @@ export class LitestreamGroup {
   private ops: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  constructor(private readonly o: LitestreamGroupOptions) {}
+  constructor(private readonly o: LitestreamGroupOptions) {
+    this.stateAt = o.clock.now();
+  }
+
+  private get state(): GroupState {
+    return this.stateValue;
+  }
+
+  private set state(s: GroupState) {
+    if (s !== this.stateValue) this.stateAt = this.o.clock.now();
+    this.stateValue = s;
+  }
 
   get pid(): number | undefined {
     return this.state === 'running' || this.state === 'stopping' ? this.child?.pid : undefined;
@@ -104,6 +118,7 @@ export class LitestreamGroup {
       crashes: this.crashes,
       recentCrashes: this.crashTimes.filter((t) => now - t < CRASH_WINDOW_MS).length,
       lastError: this.lastError,
+      stateForMs: now - this.stateAt,
     };
   }
 

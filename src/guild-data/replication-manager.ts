@@ -18,6 +18,7 @@ import { litestreamBin, runLitestream, failureDetail, type RunResult } from './l
 import { loadTemplate, renderConfig, type ConfigTemplate, type ReplicatedDb } from './litestream-config.js';
 import { CRASH_LOOP_THRESHOLD, LitestreamGroup, type GroupStatus, type StopOutcome } from './litestream-group.js';
 import { replicaEvent, type LitestreamLine } from './litestream-log.js';
+import { killOrphans } from './orphans.js';
 import { GuildPaths } from './paths.js';
 import { replicaTarget, type ReplicaLocation, type ReplicaTarget } from './replica-target.js';
 
@@ -114,6 +115,8 @@ export class ReplicationManager implements ReplicationHooks {
   }
 
   start(): void {
+    const orphans = killOrphans(this.paths.litestreamDir, this.pids());
+    if (orphans.length > 0) this.logger.warn({ pids: orphans }, 'killed Litestream processes left by an earlier run of this pod');
     this.advancer?.start();
     if (!this.lagTimer) {
       this.lagTimer = setInterval(() => metrics.replicationLagSeconds.set(this.replicationLag()), this.o.lagEveryMs ?? 1000);
@@ -219,7 +222,8 @@ export class ReplicationManager implements ReplicationHooks {
     for (const g of groups) {
       if (g.state === 'emfile') problems.push(`litestream ${g.id} ran out of file descriptors`);
       else if (g.recentCrashes >= CRASH_LOOP_THRESHOLD) problems.push(`litestream ${g.id} is crash-looping (${g.recentCrashes} crashes in the last minute)`);
-      else if (g.dbs > 0 && g.state === 'stopped') problems.push(`litestream ${g.id} is not running`);
+      // A group is 'stopped' with databases only for the moment between two processes.
+      else if (g.dbs > 0 && g.state === 'stopped' && g.stateForMs > 5000) problems.push(`litestream ${g.id} is not running`);
     }
     return { ok: problems.length === 0, problems, groups, replicatedGuilds: this.replicated.size, lagSeconds: this.replicationLag() };
   }
