@@ -165,7 +165,7 @@ describe('gateways end to end', () => {
     console.info(`handoffs: ${pauses.length}, pause p50 ${percentile(pauses, 50)} ms, p99 ${percentile(pauses, 99)} ms (phases at p50: ${JSON.stringify(phaseP50)}); messages ${h.messages}`);
   });
 
-  it('kill -9 of a gateway under load: its guilds serve again within TTL + 2 s, with no message lost', async () => {
+  it('kill -9 of a gateway under load: its guilds serve again on the survivors, with no message lost', async () => {
     for (const p of ['gw-1', 'gw-2', 'gw-3']) await startGateway(p);
     await waitFor('every guild owned and live', async () => (await allOwnedBy(['gw-1', 'gw-2', 'gw-3'])) && gateways.reduce((n, g) => n + liveGuilds(g).size, 0) >= GUILDS, 60_000, 200);
     const traffic = sim.startTraffic({ ratePerSec: 100, durationMs: 10_000 });

@@ -1,8 +1,8 @@
 // Checks a run's history: every message the stand-in dispatched was applied by some owner, and no
-// event was applied twice except when its first application was abandoned (DESIGN §10): the
-// epoch it was applied under ended without a handoff (the pod died, froze or lost its lease),
-// so the next owner restored from the replica, which may lack that epoch's last writes, and
-// replayed them. After a handoff the copy carries everything, so a re-application is a bug.
+// event was applied twice except across a restore (DESIGN §10): when an epoch after the first
+// application began with a claim, that owner restored from a replica that may lack the earlier
+// epoch's last writes, and replayed them. Across handoffs only, the copies carry everything, so
+// a second application there is a bug.
 import { readFileSync, existsSync } from 'node:fs';
 import type { DispatchRecord } from '../../src/sim/index.js';
 
@@ -32,23 +32,23 @@ export interface HistoryReport {
   readonly reappliedAfterKill: number;
 }
 
-/** (guild, epoch) → true when the guild's next epoch after it began with a claim, not a handoff. */
-export type Abandoned = (guildId: string, epoch: number) => boolean;
+/**
+ * (guild, e1, e2) → true when some epoch in (e1, e2] began with a claim: the data of e2 was
+ * restored from a replica somewhere after e1, so e1's unreplicated tail may be gone and a replay
+ * applies it again. When every epoch in between came by handoff, the copies carried everything.
+ */
+export type Abandoned = (guildId: string, e1: number, e2: number) => boolean;
 
 /** Build Abandoned from Postgres's assignment log rows (kind 'claim' | 'handoff' per epoch). */
 export function abandonedFromLog(rows: readonly { guildId: string; kind: string; epoch: number | null }[]): Abandoned {
-  const byGuild = new Map<string, { epoch: number; kind: string }[]>();
+  const claims = new Map<string, number[]>();
   for (const r of rows) {
-    if ((r.kind !== 'claim' && r.kind !== 'handoff') || r.epoch === null) continue;
-    const list = byGuild.get(r.guildId) ?? [];
-    list.push({ epoch: r.epoch, kind: r.kind });
-    byGuild.set(r.guildId, list);
+    if (r.kind !== 'claim' || r.epoch === null) continue;
+    const list = claims.get(r.guildId) ?? [];
+    list.push(r.epoch);
+    claims.set(r.guildId, list);
   }
-  for (const l of byGuild.values()) l.sort((a, b) => a.epoch - b.epoch);
-  return (guildId, epoch) => {
-    const next = byGuild.get(guildId)?.find((e) => e.epoch > epoch);
-    return next !== undefined && next.kind === 'claim';
-  };
+  return (guildId, e1, e2) => (claims.get(guildId) ?? []).some((e) => e > e1 && e <= e2);
 }
 
 export function checkHistory(dispatches: readonly DispatchRecord[], apps: readonly Application[], abandoned: Abandoned = () => false): HistoryReport {
@@ -71,8 +71,8 @@ export function checkHistory(dispatches: readonly DispatchRecord[], apps: readon
     if (list.length === 0) lost.push(`${d.guildId}:${d.key}`);
     else if (list.length > 1) {
       const sorted = [...list].sort((a, b) => a.epoch - b.epoch);
-      // Allowed only when every earlier application was abandoned (see the header).
-      if (sorted.slice(0, -1).every((a) => abandoned(a.guild, a.epoch))) reappliedAfterKill++;
+      // Allowed only when each later application's data was restored after the earlier one's epoch.
+      if (sorted.slice(1).every((later, i) => abandoned(later.guild, (sorted[i] as Application).epoch, later.epoch))) reappliedAfterKill++;
       else appliedTwice.push(`${d.key}: ${list.map((a) => `${a.pod}@${a.epoch}`).join(', ')}`);
     }
   }
