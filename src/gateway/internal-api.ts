@@ -8,7 +8,7 @@ import type { APIInteraction } from 'discord-api-types/v10';
 import { AppError } from '../errors.js';
 import { isPodId, isSnowflake } from '../cluster/ids.js';
 import { verifyInternal } from '../runtime/internal-auth.js';
-import { readRawBody } from '../http/raw-body.js';
+import { readRawBody } from '../runtime/raw-body.js';
 
 export interface InternalApiDeps {
   readonly secrets: readonly string[];

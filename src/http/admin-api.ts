@@ -8,7 +8,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { bearerAuth } from './admin-auth.js';
 import { assertGuildId } from './guild-facts.js';
-import { parseJson, readRawBody } from './raw-body.js';
+import { parseJson, readRawBody } from '../runtime/raw-body.js';
 
 export interface AdminApiDeps {
   readonly adminTokens: readonly string[];

@@ -18,7 +18,7 @@ import { interactionsRouter } from './interactions.js';
 import { apiRouter } from './api.js';
 import { adminRouter } from './admin-api.js';
 import { portalRouter } from './portal.js';
-import { DEFAULT_BODY_LIMIT } from './raw-body.js';
+import { DEFAULT_BODY_LIMIT } from '../runtime/raw-body.js';
 
 export interface HttpAppDeps {
   readonly podId: string;

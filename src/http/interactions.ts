@@ -8,7 +8,7 @@ import { metrics } from '../metrics.js';
 import type { DiscordSignatureVerifier } from './discord-signature.js';
 import { parseInteraction } from './interaction-payload.js';
 import { DISCORD_DEADLINE_MS, type InteractionHandler } from './interaction-handler.js';
-import { parseJson, readRawBody } from './raw-body.js';
+import { parseJson, readRawBody } from '../runtime/raw-body.js';
 
 export interface InteractionsRouteDeps {
   readonly signatures: DiscordSignatureVerifier;

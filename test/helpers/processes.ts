@@ -39,9 +39,15 @@ export class RoleProcess {
     const seen = this.lines.find(pred);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${this.name}: no log line "${what}" within ${timeoutMs} ms\nlast lines:\n${this.lines.slice(-8).map((l) => JSON.stringify(l).slice(0, 300)).join('\n')}\nstderr:\n${this.stderr.slice(-8).join('\n')}`)), timeoutMs);
+      // The deadline of this wait (not a sleep): on expiry, say what the process was doing.
+      const t = setTimeout(() => reject(new Error(this.describeTimeout(what, timeoutMs))), timeoutMs);
       this.waiters.push({ pred, resolve: (l) => (clearTimeout(t), resolve(l)) });
     });
+  }
+
+  private describeTimeout(what: string, timeoutMs: number): string {
+    const last = this.lines.slice(-8).map((l) => JSON.stringify(l).slice(0, 300));
+    return `${this.name}: no log line "${what}" within ${timeoutMs} ms\nlast lines:\n${last.join('\n')}\nstderr:\n${this.stderr.slice(-8).join('\n')}`;
   }
 
   count(pred: (l: LogLine) => boolean): number {
