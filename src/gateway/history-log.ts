@@ -14,6 +14,8 @@ export interface Application {
   readonly at: number;
   readonly t: string;
   readonly outcome: 'applied' | 'duplicate' | 'replayed';
+  /** Nonces of the messages this application put in the outbox (empty for a duplicate). */
+  readonly effects?: readonly string[];
 }
 
 export class HistoryLog {

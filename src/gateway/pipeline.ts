@@ -195,7 +195,7 @@ export class EventPipeline {
       if (e.t === 'MESSAGE_CREATE') for (const f of FEATURES) if (f.onMessage) await f.onMessage(ctx, e.d as APIMessage);
       return drafts;
     });
-    this.d.history.write({ guild: guildId, key, pod: this.d.podId, epoch, at: this.d.clock.wallNow(), t: e.t, outcome: r.duplicate ? 'duplicate' : outcome });
+    this.d.history.write({ guild: guildId, key, pod: this.d.podId, epoch, at: this.d.clock.wallNow(), t: e.t, outcome: r.duplicate ? 'duplicate' : outcome, effects: r.duplicate ? [] : messageNonces(r.outbox) });
     metrics.events.inc({ outcome: r.duplicate ? 'duplicate' : outcome });
     if (!r.duplicate && r.outbox.length > 0) await this.send(guildId, epoch, r.outbox);
   }
@@ -211,7 +211,7 @@ export class EventPipeline {
       response = handler ? await handler(ctx, i) : { type: 4, data: { content: `Unknown command "${name}".`, flags: 64 } };
       return [...drafts, { kind: INTERACTION_RESPONSE, payload: response, nonce: key }];
     });
-    this.d.history.write({ guild: guildId, key, pod: this.d.podId, epoch, at: this.d.clock.wallNow(), t: 'INTERACTION_CREATE', outcome: r.duplicate ? 'duplicate' : 'applied' });
+    this.d.history.write({ guild: guildId, key, pod: this.d.podId, epoch, at: this.d.clock.wallNow(), t: 'INTERACTION_CREATE', outcome: r.duplicate ? 'duplicate' : 'applied', effects: r.duplicate ? [] : messageNonces(r.outbox) });
     metrics.events.inc({ outcome: r.duplicate ? 'duplicate' : 'applied' });
     if (r.duplicate) {
       // Applied before (a retry, or a replay after failover): answer with the recorded response.
@@ -267,6 +267,11 @@ export class EventPipeline {
     await this.send(guildId, epoch, rows);
     for (const row of rows) if (row.kind === INTERACTION_RESPONSE) await this.d.dbs.use(fence, (db) => db.markSent(fence, row.id));
   }
+}
+
+/** Nonces of the messages an application put in the outbox: the history checker expects each posted once. */
+function messageNonces(rows: readonly OutboxRow[]): string[] {
+  return rows.filter((row) => row.kind === 'message').map((row) => row.nonce);
 }
 
 function approxBytes(d: unknown): number {
