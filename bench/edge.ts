@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Pool } from 'undici';
@@ -116,7 +116,7 @@ async function cpuUs(target: 'self' | { owner: number } | { edge: number }): Pro
   return Number(/^process_cpu_seconds_total (\S+)$/m.exec(text)?.[1] ?? 'NaN') * 1e6;
 }
 
-interface Run {
+export interface Run {
   readonly latenciesMs: number[];
   readonly errors: number;
   readonly sent: number;
@@ -126,7 +126,7 @@ interface Run {
 }
 
 /** Open loop: request i is due at start + i/rate; its latency counts from then. */
-async function openLoop(pool: Pool, rate: number, seconds: number, request: (i: number) => { path: string; headers: Record<string, string>; body: Buffer }): Promise<Run> {
+export async function openLoop(pool: Pool, rate: number, seconds: number, request: (i: number) => { path: string; headers: Record<string, string>; body: Buffer }): Promise<Run> {
   const total = Math.floor(rate * seconds);
   const latenciesMs: number[] = [];
   let errors = 0;
@@ -175,7 +175,7 @@ function merge(runs: readonly Run[]): Run {
   };
 }
 
-function signedInteractions(key: KeyObject, guilds: readonly string[], n: number): { body: Buffer; headers: Record<string, string> }[] {
+export function signedInteractions(key: KeyObject, guilds: readonly string[], n: number): { body: Buffer; headers: Record<string, string> }[] {
   const ts = String(Math.floor(Date.now() / 1000));
   return Array.from({ length: n }, (_, i) => {
     const body = JSON.stringify({ id: String(900000000000000000n + BigInt(i)), application_id: APP_ID, type: 2, token: `tok-${i}`, version: 1, guild_id: guilds[i % guilds.length], data: { id: '1', name: 'stats', type: 1 } });
@@ -291,9 +291,12 @@ async function main(): Promise<void> {
   }
 }
 
-const child = arg('--child');
-if (child) process.on('SIGTERM', () => process.exit(0));
-(child === 'owner' ? runOwner() : child === 'edge' ? runEdge() : main()).catch((err: unknown) => {
-  process.stderr.write(`bench/edge: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+// Run only as a program: bench/baseline/edge.ts imports the open loop from here.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const child = arg('--child');
+  if (child) process.on('SIGTERM', () => process.exit(0));
+  (child === 'owner' ? runOwner() : child === 'edge' ? runEdge() : main()).catch((err: unknown) => {
+    process.stderr.write(`bench/edge: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}
