@@ -12,6 +12,7 @@ roles:
   admin     operator CLI (status, lease, pin, unpin, release, cordon, uncordon, ...)
   sim       local Discord stand-in (gateway WebSocket, REST, interaction sender)
   demo      local demo cluster (npm start)
+  check-history  check a run's history (lost, twice-applied, stale-epoch events; side effects)
 
 Run \`leasehold <role> --help\` for a role's options and the environment variables it reads.`;
 
@@ -23,6 +24,7 @@ const roles: Record<string, () => Promise<RoleMain>> = {
   http: async () => (await import('./http/main.js')).main,
   demo: async () => (await import('./demo/main.js')).main,
   sim: async () => (await import('./sim/main.js')).main,
+  'check-history': async () => (await import('./history/main.js')).main,
 };
 
 async function run(): Promise<void> {
