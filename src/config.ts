@@ -114,6 +114,9 @@ export const ENV = {
   ADMIN_TOKEN: { schema: list, roles: ['http', 'admin'], requiredFor: ['http'], doc: 'Bearer token(s) of the admin API. Comma-separated for rotation.' },
   IDENTIFY_BUDGET_FLOOR: { schema: intIn(0, 100_000), def: '100', roles: ['gateway'], doc: 'Stop identifying when this many of Discord\'s daily session starts remain (a crash loop cannot spend the rest).' },
   IDENTIFY_WINDOW_MS: { schema: intIn(100, 60_000), def: '5000', roles: ['gateway'], doc: 'Discord\'s identify window per max_concurrency bucket (5 s on Discord; the stand-in can be told a shorter one).' },
+  DISCORD_GLOBAL_RATE_LIMIT: { schema: intIn(1, 100_000), def: '50', roles: ['gateway'], doc: 'REST requests per second all gateways together may send (Discord\'s global limit per bot: 50, more for large bots; the stand-in can be told another).' },
+  GUILD_RETENTION_MS: { schema: intIn(1000, 31_536_000_000), def: '2592000000', roles: ['gateway'], doc: 'How long a guild the bot was removed from keeps its data (file, replicas) before it is deleted; rejoining stops the clock. Default 30 days.' },
+  RETENTION_SWEEP_EVERY_MS: { schema: intIn(100, 86_400_000), def: '3600000', roles: ['gateway'], doc: 'Period of the job that deletes the data of guilds left longer than GUILD_RETENTION_MS (one pod at a time).' },
   EVENT_BUFFER_MAX_BYTES: { schema: intIn(1_048_576, 17_179_869_184), def: '268435456', roles: ['gateway'], doc: 'Memory bound of the failover replay buffer (every guild dispatch of the last TTL + lag + restore time).' },
   DRAIN_TIMEOUT_MS: { schema: intIn(0, 3_600_000), def: '60000', roles: ['gateway'], doc: 'How long a SIGTERM drain may take before the pod exits anyway.' },
   STRICT_EVICTION_POLICY: { schema: boolish, def: 'false', roles: ['gateway', 'http'], doc: 'Refuse to start when Redis maxmemory-policy is not noeviction (default: warn and export a metric).' },
@@ -162,6 +165,9 @@ export interface GatewayConfig extends BaseConfig, StoreConfig, ServerConfig, Ri
   readonly identifyWindowMs: number;
   readonly eventBufferMaxBytes: number;
   readonly strictEvictionPolicy: boolean;
+  readonly discordGlobalRateLimit: number;
+  readonly guildRetentionMs: number;
+  readonly retentionSweepEveryMs: number;
 }
 export interface HttpConfig extends BaseConfig, StoreConfig, ServerConfig, RingConfig {
   readonly role: 'http';
@@ -242,6 +248,7 @@ export function loadConfig<R extends Role>(role: R, env: NodeJS.ProcessEnv = pro
       shardCount: v('SHARD_COUNT'), applicationId: v('DISCORD_APPLICATION_ID'), publicKey: values.DISCORD_PUBLIC_KEY as string | undefined,
       dataDir: v('DATA_DIR'), replicaUrl: v('REPLICA_URL'), internalSecrets: v('INTERNAL_SECRET'), drainTimeoutMs: v('DRAIN_TIMEOUT_MS'),
       identifyBudgetFloor: v('IDENTIFY_BUDGET_FLOOR'), identifyWindowMs: v('IDENTIFY_WINDOW_MS'), eventBufferMaxBytes: v('EVENT_BUFFER_MAX_BYTES'), strictEvictionPolicy: v('STRICT_EVICTION_POLICY'),
+      discordGlobalRateLimit: v('DISCORD_GLOBAL_RATE_LIMIT'), guildRetentionMs: v('GUILD_RETENTION_MS'), retentionSweepEveryMs: v('RETENTION_SWEEP_EVERY_MS'),
     }),
     http: () => ({
       ...base, ...store, ...server, ...ring, role: 'http',

@@ -16,7 +16,8 @@ import { SharedRateWindow, sleep } from '../cluster/rate-window.js';
 import { checkEvictionPolicy, connectRedis } from '../cluster/redis.js';
 import { ringParams } from '../cluster/ring.js';
 import { createAssignmentStore, type AssignmentStore } from '../store/index.js';
-import { activityStats, createGuildData, listReports, type GuildData } from '../guild-data/index.js';
+import { activityStats, createGuildData, listReports, replicaTarget, type GuildData } from '../guild-data/index.js';
+import { markLeft } from '../store/index.js';
 import { createOpsRouter } from '../runtime/ops.js';
 import { serve, type Listening } from '../runtime/serve.js';
 import { DiscordSessions } from './discord.js';
@@ -25,9 +26,10 @@ import { HandoffTarget, handOff } from './handoff.js';
 import { HistoryLog } from './history-log.js';
 import { createInternalRouter, internalErrors } from './internal-api.js';
 import { ReplayBuffer } from './replay-buffer.js';
-import { sharedMakeRequest } from './rest-limiter.js';
+import { GLOBAL_WINDOW_MS, sharedMakeRequest } from './rest-limiter.js';
 import { localFileEpoch } from './local-epoch.js';
 import { registerCommands } from './commands.js';
+import { RetentionJob } from './retention.js';
 
 const VERSION = '0.1.0';
 
@@ -43,6 +45,7 @@ export class Gateway {
   private loop!: OwnershipLoop;
   private handoffTarget!: HandoffTarget;
   private history!: HistoryLog;
+  private retention: RetentionJob | undefined;
   private server: Listening | undefined;
   private draining = false;
   private addr = '';
@@ -81,7 +84,7 @@ export class Gateway {
       logger: log,
       throttle: { scripts, keys, windowMs: c.identifyWindowMs, budgetFloor: c.identifyBudgetFloor },
       makeRequest: sharedMakeRequest({
-        global: new SharedRateWindow(scripts, keys, 'rest:global', 50, 1000),
+        global: new SharedRateWindow(scripts, keys, 'rest:global', c.discordGlobalRateLimit, GLOBAL_WINDOW_MS),
         invalid: new SharedRateWindow(scripts, keys, 'rest:invalid', 10_000, 600_000),
         invalidFloor: 500,
         logger: log,
@@ -210,6 +213,18 @@ export class Gateway {
       },
     );
     await this.loop.start();
+    this.retention = new RetentionJob({
+      db: this.store.db,
+      schema: c.databaseSchema,
+      target: replicaTarget(c.replicaUrl),
+      dbs: this.guildData.dbs,
+      retentionMs: c.guildRetentionMs,
+      everyMs: c.retentionSweepEveryMs,
+      holds: (g) => this.loop.heldLeases().has(g),
+      botIsIn: (g) => this.pipeline.knownGuilds.has(g),
+      logger: log,
+    });
+    this.retention.start();
     const leftovers = setInterval(() => void this.pipeline.completeLeftovers().catch((err: unknown) => log.warn({ err }, 'leftover interaction sweep failed')), 2000);
     leftovers.unref();
     this.timers.push(leftovers);
@@ -258,12 +273,17 @@ export class Gateway {
   /** The bot was removed from a guild: release it and mark it left (its data is kept). */
   private async guildLeft(guildId: string): Promise<void> {
     const h = this.loop.heldLeases().get(guildId);
-    if (!h) return;
+    if (!h) {
+      // Nobody holds it (its owner is down): no owner will record the leave, so start the
+      // retention clock here. Every pod may do this; the first one wins.
+      if (!this.loop.routing.lease(guildId)) this.store.queue.enqueue(`left ${guildId}`, async () => void (await markLeft(this.store.db, guildId)));
+      return;
+    }
     this.pipeline.stop(guildId, h.epoch);
     await this.guildData.release(guildId).catch(() => undefined);
     await this.cluster.leases.release(guildId, this.config.podId, h.epoch, 'left').catch(() => undefined);
     this.store.queue.enqueue(`left ${guildId}`, () => this.store.recordRelease(guildId, this.config.podId, h.epoch, 'left', 'guild_delete'));
-    this.logger.info({ guild: guildId, epoch: h.epoch }, 'bot removed from guild: released; data kept for retention');
+    this.logger.info({ guild: guildId, epoch: h.epoch, retentionMs: this.config.guildRetentionMs }, 'bot removed from guild: released; data kept for retention');
   }
 
   /** SIGTERM: leave the ring, hand every guild off, then stop. Bounded by DRAIN_TIMEOUT_MS. */
@@ -287,6 +307,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    await this.retention?.stop();
     await this.loop?.stop({ release: true });
     await this.discord?.destroy().catch(() => undefined);
     await this.guildData?.stop();

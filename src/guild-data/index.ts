@@ -31,3 +31,5 @@ export type { GuildSettings } from './settings.js';
 export { createReport, listReports, setReportStatus } from './reports.js';
 export type { Report } from './reports.js';
 export { assertGuildId } from './paths.js';
+export { deleteLocalGuildFiles, deleteReplicaEpochs, localGuildIds } from './retention.js';
+export type { ReplicaDeletion } from './retention.js';

@@ -18,6 +18,8 @@ export interface Assignment {
   readonly dataEpoch: number | null;
   readonly pinnedTo: string | null;
   readonly state: 'active' | 'released' | 'left';
+  /** When the bot was removed from the guild (its retention clock); null while it is in it. */
+  readonly leftAt: Date | null;
   readonly updatedAt: Date;
 }
 
@@ -110,7 +112,7 @@ export class AssignmentStore {
         .onConflict((oc) =>
           oc
             .column('guild_id')
-            .doUpdateSet({ owner, epoch, state: 'active', updated_at: sql`now()` })
+            .doUpdateSet({ owner, epoch, state: 'active', left_at: null, purged_at: null, updated_at: sql`now()` })
             // Above the stored epoch; or the very same (owner, epoch) again — a retried commit.
             .where((eb) => eb.or([eb('guild_assignments.epoch', '<', sql<string>`excluded.epoch`), eb.and([eb('guild_assignments.epoch', '=', sql<string>`excluded.epoch`), eb('guild_assignments.owner', '=', sql<string>`excluded.owner`)])])),
         )
@@ -170,7 +172,8 @@ export class AssignmentStore {
     await this.db.transaction().execute(async (trx) => {
       await trx
         .updateTable('guild_assignments')
-        .set({ owner: null, state, updated_at: sql`now()` })
+        // Leaving starts the retention clock (a later claim — the bot rejoined — clears it).
+        .set({ owner: null, state, updated_at: sql`now()`, ...(state === 'left' ? { left_at: sql<Date>`now()`, purged_at: null } : {}) })
         .where('guild_id', '=', guildId)
         .where('epoch', '=', String(epoch))
         .where('owner', '=', owner)
@@ -246,8 +249,8 @@ export class AssignmentStore {
   }
 }
 
-function toAssignment(r: { guild_id: string; owner: string | null; epoch: string; data_epoch: string | null; pinned_to: string | null; state: Assignment['state']; updated_at: Date }): Assignment {
-  return { guildId: r.guild_id, owner: r.owner, epoch: Number(r.epoch), dataEpoch: num(r.data_epoch), pinnedTo: r.pinned_to, state: r.state, updatedAt: r.updated_at };
+function toAssignment(r: { guild_id: string; owner: string | null; epoch: string; data_epoch: string | null; pinned_to: string | null; state: Assignment['state']; left_at: Date | null; updated_at: Date }): Assignment {
+  return { guildId: r.guild_id, owner: r.owner, epoch: Number(r.epoch), dataEpoch: num(r.data_epoch), pinnedTo: r.pinned_to, state: r.state, leftAt: r.left_at, updatedAt: r.updated_at };
 }
 
 export function createAssignmentStore(opts: StoreOptions): AssignmentStore {

@@ -48,6 +48,15 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // The retention clock of guilds the bot was removed from (GUILD_DELETE): when it left, and
+  // when its data (replicas, files) was deleted after the retention. A rejoin clears left_at.
+  '2026_11_02_001_guild_retention': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('guild_assignments').addColumn('left_at', 'timestamptz').execute();
+      await db.schema.alterTable('guild_assignments').addColumn('purged_at', 'timestamptz').execute();
+      await sql`create index guild_assignments_left on guild_assignments (left_at) where state = 'left' and purged_at is null`.execute(db);
+    },
+  },
 };
 
 /**

@@ -20,6 +20,10 @@ export interface GuildAssignmentsTable {
   epoch: BigIntCol;
   data_epoch: ColumnType<string | null, number | string | null | undefined, number | string | null>;
   pinned_to: string | null;
+  /** When the bot was removed from the guild (the retention clock); null while it is in it. */
+  left_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** When a left guild's data was deleted after the retention. */
+  purged_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   state: ColumnType<'active' | 'released' | 'left', 'active' | 'released' | 'left' | undefined, 'active' | 'released' | 'left'>;
   updated_at: Timestamp;
 }
