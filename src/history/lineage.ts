@@ -14,10 +14,18 @@ export interface LeaseLogRow {
   readonly at: number;
 }
 
+/**
+ * Log kinds that begin an epoch: a claim (data restored from a replica), a handoff (a copy of the
+ * live database) and an operator's restore (data rolled back to a point in time).
+ */
+const EPOCH_KINDS: ReadonlySet<string> = new Set(['claim', 'handoff', 'restore']);
+/** Of those, the ones whose data did not come from the previous epoch's live database. */
+const RESTORING_KINDS: ReadonlySet<string> = new Set(['claim', 'restore']);
+
 export interface EpochStart {
   readonly epoch: number;
   readonly owner: string;
-  readonly kind: 'claim' | 'handoff';
+  readonly kind: string;
   readonly at: number;
 }
 
@@ -50,7 +58,7 @@ export class LeaseLineage {
       let topOwner: string | null = null;
       let dataTop = 0;
       for (const r of list) {
-        if ((r.kind === 'claim' || r.kind === 'handoff') && r.epoch !== null && r.owner !== null) {
+        if (EPOCH_KINDS.has(r.kind) && r.epoch !== null && r.owner !== null) {
           // The same owner committing its own epoch again is an idempotent retry, not a regression.
           if (r.epoch === top && r.owner === topOwner) continue;
           if (r.epoch <= top) {
@@ -83,12 +91,12 @@ export class LeaseLineage {
   }
 
   /**
-   * True when some epoch in (e1, e2] began with a claim: e2's data was restored from a replica
+   * True when some epoch in (e1, e2] began with a claim or a restore: e2's data came from a replica
    * after e1 ended, so e1's unreplicated tail may be gone and replaying it again is expected
    * (DESIGN §10). When every epoch in between came by handoff, the copies carried everything.
    */
   restoredBetween(guild: string, e1: number, e2: number): boolean {
-    return (this.starts.get(guild) ?? []).some((s) => s.kind === 'claim' && s.epoch > e1 && s.epoch <= e2);
+    return (this.starts.get(guild) ?? []).some((s) => RESTORING_KINDS.has(s.kind) && s.epoch > e1 && s.epoch <= e2);
   }
 
   get guilds(): number {

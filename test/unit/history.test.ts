@@ -81,6 +81,18 @@ describe('history checker', () => {
     expect(r.appliedTwice).toEqual([{ guild: G, key: 'msg:6', applications: ['gw-2@2 applied', 'gw-3@3 replayed'] }]);
   });
 
+  it('accepts an operator restore as the start of an epoch, after which a replay is expected', () => {
+    const h = cleanRun();
+    const r = checkHistory({
+      ...h,
+      dispatches: [...h.dispatches, dispatch('msg:13', 8000)],
+      applications: [...h.applications, app('msg:13', 'gw-2', 2, 8001), app('msg:13', 'gw-2', 3, 9001, { outcome: 'replayed' })],
+      leaseLog: [...(h.leaseLog ?? []), { ...commit(3, 'gw-2', 9000), kind: 'restore' }],
+    });
+    expect(r.violations).toBe(0);
+    expect(r.reappliedAfterRestore).toBe(2);
+  });
+
   it('finds an event applied twice under the same epoch, and any second application when no lease log was read', () => {
     const h = cleanRun();
     const same = checkHistory({ ...h, applications: [...h.applications, app('msg:3', 'gw-2', 2, 6050)] });
