@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const cliPath = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+// From the sources (vitest) the CLI is dist/src/cli.js; from a compiled script in dist/test/, it is beside it.
+export const cliPath = fileURLToPath(new URL(import.meta.url.includes('/dist/test/') ? '../../src/cli.js' : '../../dist/src/cli.js', import.meta.url));
 
 export interface CliResult {
   readonly code: number | null;
