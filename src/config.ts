@@ -110,7 +110,7 @@ export const ENV = {
   DISCORD_PUBLIC_KEY: { schema: hex64, roles: ['gateway', 'http'], requiredFor: ['http'], doc: 'The Ed25519 public key that signs interactions (hex).' },
   DATA_DIR: { schema: z.string().trim().min(1), def: './data', roles: ['gateway'], doc: 'Guild SQLite files live in DATA_DIR/guilds/.' },
   REPLICA_URL: { schema: url(['file:', 's3:']), def: () => pathToFileURL(resolve('replicas')).href, roles: ['gateway', 'admin'], doc: 'Replica root every gateway shares: s3://bucket/prefix in production; file:///path when all gateways share a disk (default ./replicas, not under DATA_DIR, so local gateways can restore each other\'s guilds).' },
-  INTERNAL_SECRET: { schema: list, roles: ['gateway', 'http'], requiredFor: ['gateway', 'http'], doc: 'Signs edge → gateway requests. Comma-separated for rotation; the first signs, all verify.' },
+  INTERNAL_SECRET: { schema: list, roles: ['gateway', 'http', 'admin'], requiredFor: ['gateway', 'http'], doc: 'Signs edge → gateway requests (and `admin restore`). Comma-separated for rotation; the first signs, all verify.' },
   ADMIN_TOKEN: { schema: list, roles: ['http', 'admin'], requiredFor: ['http'], doc: 'Bearer token(s) of the admin API. Comma-separated for rotation.' },
   IDENTIFY_BUDGET_FLOOR: { schema: intIn(0, 100_000), def: '100', roles: ['gateway'], doc: 'Stop identifying when this many of Discord\'s daily session starts remain (a crash loop cannot spend the rest).' },
   IDENTIFY_WINDOW_MS: { schema: intIn(100, 60_000), def: '5000', roles: ['gateway'], doc: 'Discord\'s identify window per max_concurrency bucket (5 s on Discord; the stand-in can be told a shorter one).' },
@@ -118,6 +118,10 @@ export const ENV = {
   GUILD_RETENTION_MS: { schema: intIn(1000, 31_536_000_000), def: '2592000000', roles: ['gateway'], doc: 'How long a guild the bot was removed from keeps its data (file, replicas) before it is deleted; rejoining stops the clock. Default 30 days.' },
   RETENTION_SWEEP_EVERY_MS: { schema: intIn(100, 86_400_000), def: '3600000', roles: ['gateway'], doc: 'Period of the job that deletes the data of guilds left longer than GUILD_RETENTION_MS (one pod at a time).' },
   EVENT_BUFFER_MAX_BYTES: { schema: intIn(1_048_576, 17_179_869_184), def: '268435456', roles: ['gateway'], doc: 'Memory bound of the failover replay buffer (every guild dispatch of the last TTL + lag + restore time).' },
+  LITESTREAM_MONITOR_INTERVAL_MS: { schema: intIn(50, 60_000), def: '1000', roles: ['gateway'], doc: 'How often Litestream copies each guild\'s WAL and ships it: replication lag is about this long.' },
+  LITESTREAM_GROUP_SIZE: { schema: intIn(1, 5000), def: '200', roles: ['gateway'], doc: 'Guilds per Litestream process; a change of the open set restarts only that group.' },
+  GUILD_IDLE_CLOSE_MS: { schema: intIn(1000, 86_400_000), def: '600000', roles: ['gateway'], doc: 'Close a guild database unused this long (after Litestream synced it); it reopens on demand.' },
+  RESTORE_CONCURRENCY: { schema: intIn(1, 256), def: '8', roles: ['gateway'], doc: 'Restores from replicas running at once after a failover (guilds with buffered events first).' },
   DRAIN_TIMEOUT_MS: { schema: intIn(0, 3_600_000), def: '60000', roles: ['gateway'], doc: 'How long a SIGTERM drain may take before the pod exits anyway.' },
   STRICT_EVICTION_POLICY: { schema: boolish, def: 'false', roles: ['gateway', 'http'], doc: 'Refuse to start when Redis maxmemory-policy is not noeviction (default: warn and export a metric).' },
 } as const satisfies Record<string, VarSpec>;
@@ -168,6 +172,10 @@ export interface GatewayConfig extends BaseConfig, StoreConfig, ServerConfig, Ri
   readonly discordGlobalRateLimit: number;
   readonly guildRetentionMs: number;
   readonly retentionSweepEveryMs: number;
+  readonly litestreamMonitorIntervalMs: number;
+  readonly litestreamGroupSize: number;
+  readonly guildIdleCloseMs: number;
+  readonly restoreConcurrency: number;
 }
 export interface HttpConfig extends BaseConfig, StoreConfig, ServerConfig, RingConfig {
   readonly role: 'http';
@@ -184,6 +192,8 @@ export interface AdminConfig extends BaseConfig, StoreConfig, RingConfig {
   readonly role: 'admin';
   readonly leaseTtlMs: number;
   readonly replicaUrl: string;
+  /** Only `admin restore` needs it (it calls the owner's internal API). */
+  readonly internalSecrets: readonly string[];
 }
 export interface SimConfig extends BaseConfig, ServerConfig {
   readonly role: 'sim';
@@ -249,6 +259,7 @@ export function loadConfig<R extends Role>(role: R, env: NodeJS.ProcessEnv = pro
       dataDir: v('DATA_DIR'), replicaUrl: v('REPLICA_URL'), internalSecrets: v('INTERNAL_SECRET'), drainTimeoutMs: v('DRAIN_TIMEOUT_MS'),
       identifyBudgetFloor: v('IDENTIFY_BUDGET_FLOOR'), identifyWindowMs: v('IDENTIFY_WINDOW_MS'), eventBufferMaxBytes: v('EVENT_BUFFER_MAX_BYTES'), strictEvictionPolicy: v('STRICT_EVICTION_POLICY'),
       discordGlobalRateLimit: v('DISCORD_GLOBAL_RATE_LIMIT'), guildRetentionMs: v('GUILD_RETENTION_MS'), retentionSweepEveryMs: v('RETENTION_SWEEP_EVERY_MS'),
+      litestreamMonitorIntervalMs: v('LITESTREAM_MONITOR_INTERVAL_MS'), litestreamGroupSize: v('LITESTREAM_GROUP_SIZE'), guildIdleCloseMs: v('GUILD_IDLE_CLOSE_MS'), restoreConcurrency: v('RESTORE_CONCURRENCY'),
     }),
     http: () => ({
       ...base, ...store, ...server, ...ring, role: 'http',
@@ -256,7 +267,7 @@ export function loadConfig<R extends Role>(role: R, env: NodeJS.ProcessEnv = pro
       applicationId: v('DISCORD_APPLICATION_ID'), publicKey: v('DISCORD_PUBLIC_KEY'), internalSecrets: v('INTERNAL_SECRET'),
       adminTokens: v('ADMIN_TOKEN'), strictEvictionPolicy: v('STRICT_EVICTION_POLICY'),
     }),
-    admin: () => ({ ...base, ...store, ...ring, role: 'admin', leaseTtlMs: v('LEASE_TTL_MS'), replicaUrl: v('REPLICA_URL') }),
+    admin: () => ({ ...base, ...store, ...ring, role: 'admin', leaseTtlMs: v('LEASE_TTL_MS'), replicaUrl: v('REPLICA_URL'), internalSecrets: v('INTERNAL_SECRET') }),
     sim: () => ({ ...base, ...server, role: 'sim' }),
     demo: () => ({ ...base, ...store, role: 'demo' }),
   };

@@ -2,7 +2,8 @@
 // Exit codes: 0 done, 1 the operation was refused (unknown guild/pod, nothing to release),
 // 2 usage or configuration, 3 Redis unreachable, 4 Postgres unreachable.
 import { Command, CommanderError } from 'commander';
-import { envHelp, loadConfig } from '../config.js';
+import { envHelp, loadConfig, type AdminConfig } from '../config.js';
+import { parseRestoreTime, restoreGuild } from './restore.js';
 import { openClusterClient } from '../cluster/client.js';
 import { createAssignmentStore } from '../store/index.js';
 import { DEFAULT_RING_VERSION, ringParams } from '../cluster/ring.js';
@@ -25,7 +26,7 @@ export async function main(argv: string[]): Promise<void> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .addHelpText('after', `\nEnvironment:\n${envHelp('admin')}`);
 
-  const withDeps = (fn: (d: ops.AdminDeps, json: boolean) => Promise<void>) => async () => {
+  const withDeps = (fn: (d: ops.AdminDeps, json: boolean, config: AdminConfig) => Promise<void>) => async () => {
     const json = Boolean(program.opts()['json']);
     const config = loadConfig('admin');
     const cluster = openClusterClient({ ...config, name: 'leasehold-admin' });
@@ -37,7 +38,7 @@ export async function main(argv: string[]): Promise<void> {
       await store.migrate().catch((err: unknown) => {
         throw new ExitError(4, `Postgres unreachable at ${redact(config.databaseUrl)}: ${errorMessage(err)}`);
       });
-      await fn({ cluster, store, ringParams: ringParams(config.ringVnodes, DEFAULT_RING_VERSION) }, json);
+      await fn({ cluster, store, ringParams: ringParams(config.ringVnodes, DEFAULT_RING_VERSION) }, json, config);
     } finally {
       await store.close();
       await cluster.close();
@@ -166,6 +167,33 @@ export async function main(argv: string[]): Promise<void> {
         });
         print(json, { ...plan, done }, done ? 'rebalanced' : 'moves still under way');
         if (!done) process.exitCode = 1;
+      })(),
+    );
+  program
+    .command('restore <guild>')
+    .description("restore a guild's data from its replica (as it was at --at, or the latest), pausing the guild on its owner meanwhile")
+    .option('--at <time>', 'ISO 8601 time with a zone, or a duration ago (15m, 2h, 1d)')
+    .option('--timeout <s>', 'how long to wait for the owner', '120')
+    .action((guild: string, o: { at?: string; timeout: string }) =>
+      withDeps(async (d, json, config) => {
+        const secret = (config.internalSecrets as readonly string[] | undefined)?.[0];
+        if (!secret) throw new ExitError(2, 'admin restore calls the owner\'s internal API: set INTERNAL_SECRET (the gateways\' value)');
+        const timeout = Number(o.timeout);
+        if (!Number.isFinite(timeout) || timeout <= 0) throw new ExitError(2, `--timeout must be a positive number of seconds, got "${o.timeout}"`);
+        let at: Date | undefined;
+        try {
+          at = o.at === undefined ? undefined : parseRestoreTime(o.at, Date.now());
+        } catch (err) {
+          throw new ExitError(2, errorMessage(err));
+        }
+        process.stderr.write(`restoring ${guild} ${at ? `as it was at ${at.toISOString()}` : 'from the latest replica state'}; the guild is paused on its owner meanwhile…\n`);
+        const r = await restoreGuild(d, guild, { at, secret, timeoutMs: timeout * 1000 });
+        const lines = [
+          `restored ${guild} on ${r.owner}: epoch ${r.fromEpoch} → ${r.epoch}, data from the epoch-${r.dataEpoch ?? '-'} replica${r.at ? ` as of ${r.at}` : ''}`,
+          `paused ${r.pauseMs} ms; ${r.replayed} event(s) that arrived meanwhile applied after it`,
+          r.movedAside ? `the previous local file was kept at ${r.movedAside}` : 'there was no previous local file',
+        ];
+        print(json, r, lines.join('\n'));
       })(),
     );
   program.command('uncordon <pod>').description('let a cordoned pod own guilds again').action((pod: string) =>

@@ -61,3 +61,16 @@ export class StaleEpochError extends Error {
     this.name = 'StaleEpochError';
   }
 }
+
+/** An operation needs this pod to hold the guild's lease at `epoch`, and it does not (or not now). */
+export class LeaseNotHeldError extends Error {
+  readonly code = 'LEASE_NOT_HELD';
+  constructor(
+    readonly guildId: string,
+    readonly epoch: number,
+    detail?: string,
+  ) {
+    super(`this pod does not hold guild ${guildId} at epoch ${epoch}${detail ? `: ${detail}` : ''}`);
+    this.name = 'LeaseNotHeldError';
+  }
+}

@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { metrics } from '../metrics.js';
 import type { AssignmentStore } from '../store/index.js';
 import type { ClusterClient } from './client.js';
-import { StaleEpochError, ScriptErrorCode } from './errors.js';
+import { LeaseNotHeldError, StaleEpochError, ScriptErrorCode } from './errors.js';
 import { EventStreamReader } from './events.js';
 import { agreeRingParams, readMembers, type MemberClient, type MemberFields } from './members.js';
 import { decide, MissingLeaseTracker, type Action, type HeldLease } from './ownership.js';
@@ -68,6 +68,8 @@ export class OwnershipLoop {
   readonly routing = new RoutingTable();
   private readonly held = new Map<string, HeldLease>();
   private readonly busy = new Set<string>();
+  /** Guilds whose epoch this pod is moving itself (rollEpoch): their own handoff entry is not a loss. */
+  private readonly rolling = new Set<string>();
   private readonly adopting = new Map<string, Promise<void>>();
   private readonly tracker: MissingLeaseTracker;
   private readonly retryAfter = new Map<string, { at: number; backoffMs: number }>();
@@ -172,6 +174,43 @@ export class OwnershipLoop {
     return p;
   }
 
+  /**
+   * Move a lease this pod holds at `epoch` to a new epoch of its own (compare-and-set, then
+   * committed to Postgres as `kind`), without the lost/adopt hooks firing: the caller replaces
+   * the guild's data and goes live at the returned epoch itself (admin restore). Anything still
+   * fenced by the old epoch stops at once. The guild is busy meanwhile, so no handoff starts.
+   */
+  async rollEpoch(guildId: string, epoch: number, kind: 'restore'): Promise<number> {
+    const h = this.held.get(guildId);
+    if (!h || h.epoch !== epoch) throw new LeaseNotHeldError(guildId, epoch);
+    if (this.busy.has(guildId)) throw new LeaseNotHeldError(guildId, epoch, 'the guild is being claimed, adopted or handed off');
+    this.busy.add(guildId);
+    this.rolling.add(guildId);
+    try {
+      const { cluster, store, clock } = this.deps;
+      const floor = (await store.getAssignment(guildId))?.epoch ?? epoch;
+      const sent = clock.now();
+      const r = await cluster.leases.handoff(guildId, { owner: this.opts.podId, epoch }, this.opts.podId, { floor, ttlMs: this.opts.ttlMs });
+      if (!r.ok) {
+        this.drop(guildId, epoch, 'lost');
+        throw new LeaseNotHeldError(guildId, epoch, `the lease is now ${r.owner ?? 'nobody'}@${r.epoch ?? '-'}`);
+      }
+      // The old epoch is over the moment the script ran: fence it out before anything else.
+      this.held.set(guildId, { guildId, epoch: r.epoch, deadline: sent + this.opts.ttlMs - this.opts.marginMs });
+      try {
+        await store.commitEpoch(guildId, this.opts.podId, r.epoch, kind, this.opts.podId);
+      } catch (err) {
+        this.drop(guildId, r.epoch, 'lost');
+        await cluster.leases.release(guildId, this.opts.podId, r.epoch, 'commit_failed').catch(() => undefined);
+        throw err;
+      }
+      return r.epoch;
+    } finally {
+      this.rolling.delete(guildId);
+      this.busy.delete(guildId);
+    }
+  }
+
   private async doAdopt(guildId: string, epoch: number, from: string | undefined): Promise<void> {
     this.busy.add(guildId);
     try {
@@ -273,7 +312,7 @@ export class OwnershipLoop {
       // own epoch: stop now, before any renew says so. Stream entries can trail our own script
       // calls, so an entry about an older epoch says nothing about the lease we hold now.
       const h = this.held.get(e.guild);
-      if (h && e.epoch !== undefined) {
+      if (h && e.epoch !== undefined && !this.rolling.has(e.guild)) {
         const newer = (e.type === 'claim' || e.type === 'handoff') && e.epoch > h.epoch;
         const released = (e.type === 'release' || e.type === 'force_release') && e.epoch === h.epoch;
         if (newer || released) this.drop(e.guild, h.epoch, e.type === 'handoff' ? 'moved' : 'lost');

@@ -29,6 +29,7 @@ import { ReplayBuffer } from './replay-buffer.js';
 import { GLOBAL_WINDOW_MS, sharedMakeRequest } from './rest-limiter.js';
 import { localFileEpoch } from './local-epoch.js';
 import { registerCommands } from './commands.js';
+import { restoreInPlace } from './restore-in-place.js';
 import { RetentionJob } from './retention.js';
 
 const VERSION = '0.1.0';
@@ -138,6 +139,23 @@ export class Gateway {
         const [stats, reports] = await Promise.all([this.guildData.dbs.read(fence, (db) => activityStats(db)), this.guildData.dbs.read(fence, (db) => listReports(db, { status: 'open', limit: 20 }))]);
         return { guildId: g, owner: c.podId, epoch: e, stats, openReports: reports };
       },
+      restore: (g, e, at) =>
+        restoreInPlace(
+          {
+            guildData: this.guildData,
+            pipeline: this.pipeline,
+            rollEpoch: (g2, e2) => this.loop.rollEpoch(g2, e2, 'restore'),
+            giveUp: async (g2, e2) => {
+              this.pipeline.stop(g2, e2);
+              await this.cluster.leases.release(g2, c.podId, e2, 'restore_failed').catch(() => undefined);
+            },
+            clock: this.clock,
+            logger: log,
+          },
+          g,
+          e,
+          at,
+        ),
       handoff: {
         prepare: async (g, from, e) => this.handoffTarget.prepare(g, from, e),
         data: async (g, from, e, copy, sha) => this.handoffTarget.data(g, from, e, copy, sha),

@@ -6,6 +6,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import type { APIInteraction } from 'discord-api-types/v10';
 import { AppError } from '../errors.js';
+import { LeaseNotHeldError } from '../cluster/errors.js';
 import { isPodId, isSnowflake } from '../cluster/ids.js';
 import { verifyInternal } from '../runtime/internal-auth.js';
 import { readRawBody } from '../runtime/raw-body.js';
@@ -21,6 +22,8 @@ export interface InternalApiDeps {
   dmInteraction(i: APIInteraction): Promise<unknown>;
   stats(guildId: string, epoch: number): Promise<unknown>;
   dashboard(guildId: string, epoch: number): Promise<unknown>;
+  /** `admin restore`: pause the guild and restore its data (as it was at `at`, or the latest). */
+  restore(guildId: string, epoch: number, at: Date | undefined): Promise<unknown>;
   handoff: {
     prepare(guildId: string, from: string, fromEpoch: number): Promise<void>;
     data(guildId: string, from: string, fromEpoch: number, copy: Buffer, sha256: string): Promise<void>;
@@ -93,6 +96,17 @@ export function createInternalRouter(d: InternalApiDeps): Router {
     ctx.body = await d.dashboard(g, served(ctx, g));
   });
 
+  router.post('/guilds/:guildId/restore', async (ctx) => {
+    const g = guildParam(ctx);
+    const epoch = served(ctx, g);
+    const body = json(ctx);
+    const atRaw = body && typeof body === 'object' ? (body as { at?: unknown }).at : undefined;
+    if (atRaw !== undefined && atRaw !== null && typeof atRaw !== 'string') throw new AppError(400, 'BAD_TIME', '"at" must be an ISO 8601 time or null');
+    const at = typeof atRaw === 'string' ? new Date(atRaw) : undefined;
+    if (at && Number.isNaN(at.getTime())) throw new AppError(400, 'BAD_TIME', `"${String(atRaw)}" is not an ISO 8601 time`);
+    ctx.body = await d.restore(g, epoch, at);
+  });
+
   const handoffArgs = (ctx: Koa.Context): { g: string; from: string; epoch: number } => {
     const g = guildParam(ctx);
     const from = String(ctx.query['from'] ?? '');
@@ -133,6 +147,11 @@ export async function internalErrors(ctx: Koa.Context, next: Koa.Next): Promise<
     if (err instanceof NotOwnerError) {
       ctx.status = 421;
       ctx.body = { error: { code: err.code, message: err.message }, owner: err.owner ?? null, epoch: err.epoch ?? null };
+      return;
+    }
+    if (err instanceof LeaseNotHeldError) {
+      ctx.status = 409;
+      ctx.body = { error: { code: err.code, message: err.message } };
       return;
     }
     if (err instanceof AppError) {

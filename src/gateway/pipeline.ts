@@ -38,8 +38,10 @@ interface LiveGuild {
   readonly epoch: number;
   /** Tail of the guild's serial queue. */
   tail: Promise<void>;
-  /** Dispatches applied while the guild is paused wait here (a handoff in progress). */
+  /** While paused (a handoff or restore in progress) dispatches are only buffered. */
   paused: boolean;
+  /** Monotonic ms the current pause began: what arrived since is replayed from the buffer. */
+  pausedAt?: number;
 }
 
 const INTERACTION_RESPONSE = 'interaction_response';
@@ -89,27 +91,45 @@ export class EventPipeline {
    * Start serving a guild whose data is in place for `epoch`: replay what the buffer holds for
    * it (dedupe skips what the data already has), then apply new dispatches as they come.
    */
-  async goLive(guildId: string, epoch: number): Promise<{ replayed: number }> {
+  async goLive(guildId: string, epoch: number, opts: { replayFromMs?: number } = {}): Promise<{ replayed: number }> {
     const g: LiveGuild = { epoch, tail: Promise.resolve(), paused: false };
     this.live.set(guildId, g);
-    const backlog = this.d.buffer.forGuild(guildId);
+    const from = opts.replayFromMs ?? Number.NEGATIVE_INFINITY;
+    const backlog = this.d.buffer.forGuild(guildId).filter((b) => b.at >= from);
     for (const b of backlog) this.enqueue(guildId, g, () => this.apply(guildId, epoch, { t: b.t, d: b.d }, 'replayed'));
     this.enqueue(guildId, g, () => this.flushOutbox(guildId, epoch));
     await g.tail;
     return { replayed: backlog.length };
   }
 
-  /** Stop applying for a guild (handoff): resolves once in-flight work is done. */
-  async pause(guildId: string): Promise<void> {
+  /**
+   * Stop applying for a guild (handoff, restore): dispatches are only buffered from now on.
+   * Resolves, once in-flight work is done, with the monotonic time the pause began.
+   */
+  async pause(guildId: string): Promise<number> {
+    const now = this.d.clock.now();
     const g = this.live.get(guildId);
-    if (!g) return;
-    g.paused = true;
+    if (!g) return now;
+    if (!g.paused) {
+      g.paused = true;
+      g.pausedAt = now;
+    }
     await g.tail;
+    return g.pausedAt ?? now;
   }
 
+  /**
+   * Carry on after a pause that led nowhere (an aborted handoff): apply what arrived meanwhile
+   * from the buffer, in order, before anything newer (dedupe skips what was applied already).
+   */
   resume(guildId: string): void {
     const g = this.live.get(guildId);
-    if (g) g.paused = false;
+    if (!g || !g.paused) return;
+    const since = g.pausedAt ?? Number.NEGATIVE_INFINITY;
+    const missed = this.d.buffer.forGuild(guildId).filter((b) => b.at >= since);
+    g.paused = false;
+    g.pausedAt = undefined;
+    for (const b of missed) this.enqueue(guildId, g, () => this.apply(guildId, g.epoch, { t: b.t, d: b.d }, 'replayed'));
   }
 
   /** The lease is gone: stop at once. Queued work fails its fence and does nothing. */

@@ -104,7 +104,7 @@ export class AssignmentStore {
    * otherwise throws StaleEpochError with the stored epoch (the caller re-claims above it).
    * The log entry is written in the same transaction.
    */
-  async commitEpoch(guildId: string, owner: string, epoch: number, kind: 'claim' | 'handoff', from?: string): Promise<void> {
+  async commitEpoch(guildId: string, owner: string, epoch: number, kind: 'claim' | 'handoff' | 'restore', from?: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       const row = await trx
         .insertInto('guild_assignments')
