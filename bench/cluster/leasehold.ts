@@ -1,0 +1,130 @@
+// leasehold under benchmark: real `leasehold gateway` processes and one `leasehold http` edge,
+// against the shared Redis (own key prefix) and Postgres (own schema), Litestream file replicas.
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Redis } from 'ioredis';
+import { createClusterClient, type ClusterClient } from '../../src/cluster/client.js';
+import { deleteByPrefix } from '../../src/cluster/leases.js';
+import { ringParams } from '../../src/cluster/ring.js';
+import { computeStatus, pin, snapshot } from '../../src/admin/operations.js';
+import { createAssignmentStore, type AssignmentStore } from '../../src/store/index.js';
+import { abandonedFromLog } from '../../test/helpers/history.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { killGroup, RoleProcess } from '../../test/helpers/processes.js';
+import { waitFor } from './wait.js';
+import { lineTime, type BenchCluster } from './types.js';
+
+export interface LeaseholdClusterOptions {
+  readonly pods: number;
+  readonly guilds: number;
+  readonly shards: number;
+  readonly ttlMs: number;
+  readonly dir: string;
+  readonly redisUrl: string;
+  readonly databaseUrl: string;
+  readonly prefix: string;
+  readonly schema: string;
+  readonly sim: { restUrl: string; applicationId: string; publicKey: string };
+  readonly identifyWindowMs: number;
+  readonly restartTimeoutMs: number;
+}
+
+// The built CLI beside the built benchmark (test/helpers/cli.ts resolves it from the sources).
+const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+function startRole(name: string, args: string[], env: Record<string, string>): RoleProcess {
+  return new RoleProcess(name, spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+}
+
+export function leaseholdCluster(o: LeaseholdClusterOptions): BenchCluster {
+  const pods = Array.from({ length: o.pods }, (_, i) => `gw-${i}`);
+  const live = new Map<string, RoleProcess>();
+  const all: RoleProcess[] = [];
+  let edge: RoleProcess | undefined;
+  const redis = new Redis(o.redisUrl);
+  const cluster: ClusterClient = createClusterClient(redis, o.prefix, 10_000);
+  const store: AssignmentStore = createAssignmentStore({ databaseUrl: o.databaseUrl, schema: o.schema });
+  const common = () => ({ REDIS_URL: o.redisUrl, DATABASE_URL: o.databaseUrl, DATABASE_SCHEMA: o.schema, KEY_PREFIX: o.prefix, INTERNAL_SECRET: 'bench-internal-secret', DISCORD_APPLICATION_ID: o.sim.applicationId, DISCORD_API_URL: o.sim.restUrl, LOG_LEVEL: 'info' });
+
+  const startGateway = async (pod: string): Promise<RoleProcess> => {
+    const p = startRole(pod, ['gateway'], {
+      ...common(),
+      POD_ID: pod,
+      DISCORD_TOKEN: 'bench-token',
+      SHARD_COUNT: String(o.shards),
+      DATA_DIR: join(o.dir, pod),
+      REPLICA_URL: pathToFileURL(join(o.dir, 'replicas')).href,
+      LEASE_TTL_MS: String(o.ttlMs),
+      IDENTIFY_WINDOW_MS: String(o.identifyWindowMs),
+      DRAIN_TIMEOUT_MS: '120000',
+    });
+    live.set(pod, p);
+    all.push(p);
+    await p.waitForLine('listening', (l) => l.msg === 'listening', 60_000);
+    return p;
+  };
+  const ownedBy = async () => {
+    const m = new Map<string, string>();
+    for (const l of (await cluster.leases.scanAll()).leases) m.set(l.guildId, l.owner);
+    return m;
+  };
+
+  return {
+    design: 'leasehold',
+    pods,
+    async start() {
+      await store.migrate();
+      for (const p of pods) await startGateway(p);
+      edge = startRole('http-0', ['http'], { ...common(), POD_ID: 'http-0', DISCORD_PUBLIC_KEY: o.sim.publicKey, ADMIN_TOKEN: 'bench-admin-token' });
+      await edge.waitForLine('listening', (l) => l.msg === 'listening', 60_000);
+      await waitFor('every guild owned by a leasehold gateway', async () => (await ownedBy()).size === o.guilds || undefined, 600_000, 500);
+      await waitFor('the edge ready', async () => (await fetch(this.interactionsUrl().replace('/interactions', '/readyz'))).ok || undefined, 60_000, 200);
+    },
+    interactionsUrl: () => `${String(edge?.lines.find((l) => l.msg === 'listening')?.['url'])}/interactions`,
+    owners: ownedBy,
+    process: (pod) => live.get(pod) as RoleProcess,
+    allProcesses: () => all,
+    kill(pod) {
+      killGroup(live.get(pod) as RoleProcess, 'SIGKILL');
+    },
+    async restart(pod) {
+      const old = live.get(pod) as RoleProcess;
+      old.signal('SIGTERM');
+      const exitCode = await old.exited;
+      const since = Date.now();
+      const p = await startGateway(pod);
+      await p.waitForLine('sessions ready', (l) => l.msg === 'all Discord sessions ready', 120_000);
+      let counts = '';
+      // Back in the ring: every lease on its desired owner again (no override left).
+      await waitFor(`${pod} serving its share again`, async () => {
+        const st = computeStatus(await snapshot({ cluster, store, ringParams: ringParams() }));
+        const mine = [...(await ownedBy()).values()].filter((x) => x === pod).length;
+        counts = `${st.guilds.owned} owned, ${mine} by ${pod}, ${st.overrides.length} overrides`;
+        return (st.guilds.owned === o.guilds && st.overrides.length === 0 && p.lines.some((l) => l.msg === 'guild live' && lineTime(l) >= since)) || undefined;
+      }, o.restartTimeoutMs, 500).catch((err: unknown) => {
+        throw new Error(`${String(err)}; ${counts}; ${pod}'s last lines:\n${p.lines.slice(-12).map((l) => JSON.stringify(l).slice(0, 300)).join('\n')}`);
+      });
+      return { exitCode };
+    },
+    async move(guilds, to) {
+      for (const g of guilds) await pin({ cluster, store, ringParams: ringParams() }, g, to);
+    },
+    movePauses(guilds, since) {
+      const set = new Set(guilds);
+      return all.flatMap((p) => p.lines.filter((l) => l.msg === 'guild handed off' && set.has(String(l['guild'])) && lineTime(l) >= since).map((l) => Number(l['pauseMs'])));
+    },
+    historyFiles: () => pods.map((p) => join(o.dir, p, 'history', `${p}.jsonl`)),
+    async abandoned() {
+      return abandonedFromLog(await store.readLog({ limit: 10_000_000 }));
+    },
+    async close() {
+      for (const p of [...all, ...(edge ? [edge] : [])]) killGroup(p);
+      await Promise.all([...all, ...(edge ? [edge] : [])].map((p) => p.exited));
+      await deleteByPrefix(redis, o.prefix);
+      await store.db.schema.dropSchema(o.schema).ifExists().cascade().execute().catch(() => undefined);
+      await store.close();
+      redis.disconnect();
+    },
+  };
+}

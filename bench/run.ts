@@ -1,0 +1,158 @@
+// `npm run bench`: leasehold side by side with the seeds' design (bench/baseline/) on one
+// machine, one workload: crash failover and lost events at 1,000 and 5,000 guilds per gateway,
+// a planned move, a rolling restart, edge forwarding at 2,000 req/s, ring balance, renew cost
+// and gateway footprint. Prints one table and writes it as JSON and Markdown.
+//   node dist/bench/run.js [--quick] [--out DIR] [--only clusters,edge,ring,renew]
+//   --quick: every part at a tiny size with the baseline's constants shortened (checks the
+//            harness; its timings mean nothing).
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { startSim } from '../src/sim/index.js';
+import { baselineCluster, SEEDS_TIMING, type BaselineTiming } from './cluster/baseline.js';
+import { leaseholdCluster } from './cluster/leasehold.js';
+import type { BenchCluster, Design } from './cluster/types.js';
+import { measureBaselineEdge, type EdgeLatency } from './baseline/edge.js';
+import { seedsPlacement } from './baseline/placement.js';
+import { measureBaselinePoll } from './baseline/upkeep.js';
+import { DEFAULT_RING_VNODES } from '../src/cluster/ring.js';
+import { ownRing, realisticGuildIds, ringScenario } from './ring.js';
+import { failover, gatewayFootprint, plannedMove, rollingRestart, type FailoverResult, type MoveResult, type RollingResult } from './scenarios.js';
+import type { Footprint } from './cluster/footprint.js';
+import { machine, writeResults, type BenchReport, type DesignRun } from './report.js';
+import { progress } from './table.js';
+
+const run = promisify(execFile);
+const args = process.argv.slice(2);
+const arg = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const quick = args.includes('--quick');
+const only = new Set((arg('--only') ?? 'clusters,edge,ring,renew').split(','));
+const outDir = arg('--out') ?? fileURLToPath(new URL('../../bench/results', import.meta.url));
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** The sizes and rates of a run; --quick shrinks everything. */
+const PLAN = quick
+  ? { sizes: [10, 20], pods: 2, ratePerSec: 40, moveGuilds: 3, rollingAt: 10, interactionsPerSec: 4, ttlMs: 2000, edgeRate: 300, edgeSeconds: 2, baseline: { heartbeatEveryMs: 1000, pollEveryMs: 1000, deadAfterMs: 3000, sweepEveryMs: 250, cacheTtlMs: 300_000 } satisfies BaselineTiming }
+  : { sizes: [1000, 5000], pods: 2, ratePerSec: 100, moveGuilds: 40, rollingAt: 1000, interactionsPerSec: 10, ttlMs: 10_000, edgeRate: 2000, edgeSeconds: 10, baseline: SEEDS_TIMING };
+
+/** The cluster running now: Ctrl-C (or a CI timeout's SIGTERM) must not leave its processes behind. */
+let active: BenchCluster | undefined;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    progress(`bench: ${sig}: stopping the cluster's processes`);
+    void (active?.close() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+}
+
+async function runDesign(design: Design, perPod: number, withPlanned: boolean): Promise<DesignRun> {
+  const guilds = perPod * PLAN.pods;
+  const shards = Math.max(2, Math.ceil(guilds / 2000));
+  const sim = await startSim({ guilds, shards, seed: 42, identifyWindowMs: 100, heartbeatIntervalMs: 5000 });
+  const dir = mkdtempSync(join(tmpdir(), `lh-bench-${design}-`));
+  const id = randomBytes(4).toString('hex');
+  const cluster: BenchCluster =
+    design === 'leasehold'
+      ? leaseholdCluster({ pods: PLAN.pods, guilds, shards, ttlMs: PLAN.ttlMs, dir, redisUrl: REDIS_URL, databaseUrl: DATABASE_URL, prefix: `bench${id}:`, schema: `bench_lh_${id}`, sim, identifyWindowMs: 100, restartTimeoutMs: quick ? 60_000 : 900_000 })
+      : baselineCluster({ pods: PLAN.pods, guildIds: sim.state.snapshot().guilds.map((g) => g.id), shards, dir, databaseUrl: DATABASE_URL, schema: `bench_base_${id}`, sim, identifyWindowMs: 100, timing: PLAN.baseline });
+  const failoverTimeoutMs = design === 'leasehold' ? PLAN.ttlMs + 600_000 : PLAN.baseline.deadAfterMs + 3 * PLAN.baseline.pollEveryMs + 600_000;
+  const o = { sim, cluster, ratePerSec: PLAN.ratePerSec, failoverTimeoutMs };
+  active = cluster;
+  try {
+    progress(`${design}: starting ${PLAN.pods} gateways over ${guilds} guilds (${shards} shards)`);
+    const t0 = Date.now();
+    await cluster.start();
+    const startMs = Date.now() - t0;
+    progress(`${design}: serving after ${(startMs / 1000).toFixed(1)} s`);
+    let move: MoveResult | undefined;
+    let rolling: RollingResult | undefined;
+    if (withPlanned) {
+      move = await plannedMove(o, PLAN.moveGuilds);
+      progress(`${design}: move pauses measured (${move.pausesMs.length}), lost ${move.lost}`);
+      rolling = await rollingRestart(o, PLAN.interactionsPerSec);
+      progress(`${design}: rolling restart lost ${rolling.lost} events, failed ${rolling.interactionsFailed}/${rolling.interactions} interactions`);
+    }
+    const fp: Footprint = gatewayFootprint(cluster);
+    const fo: FailoverResult = await failover(o);
+    progress(`${design}: failover of ${fo.guilds} guilds in ${(fo.failoverMs / 1000).toFixed(1)} s, lost ${fo.lost}/${fo.messages}`);
+    return { design, perPod, guilds, shards, startMs, footprint: fp, failover: fo, ...(move ? { move } : {}), ...(rolling ? { rolling } : {}) };
+  } finally {
+    active = undefined;
+    await cluster.close();
+    await sim.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** leasehold's edge numbers come from bench/edge.ts itself (run as a program, its table parsed). */
+async function leaseholdEdge(): Promise<EdgeLatency> {
+  const script = fileURLToPath(new URL('./edge.js', import.meta.url));
+  const { stdout } = await run(process.execPath, [script, '--rates', String(PLAN.edgeRate), '--seconds', String(PLAN.edgeSeconds), ...(quick ? ['--quick'] : [])], { maxBuffer: 1 << 24 });
+  const cells = (path: string) => {
+    const line = stdout.split('\n').find((l) => l.startsWith(`| ${PLAN.edgeRate} `) && l.split('|')[2]?.trim() === path);
+    if (!line) throw new Error(`bench/edge.ts printed no "${path}" row:\n${stdout}`);
+    return line.split('|').slice(1, -1).map((c) => c.trim());
+  };
+  const e = cells('edge → owner');
+  const ov = cells('overhead');
+  return { rate: PLAN.edgeRate, sent: Number(e[2]), errors: Number(e[3]), p50: Number(e[5]), p95: Number(e[6]), p99: Number(e[7]), overheadP50: Number(ov[5]), overheadP95: Number(ov[6]), overheadP99: Number(ov[7]) };
+}
+
+/** bench/leases.ts run as a program: the Redis time of renewing 10k leases in chunks. */
+async function renewCost(): Promise<{ redisMs: number; stallMs: string }> {
+  const script = fileURLToPath(new URL('./leases.js', import.meta.url));
+  const { stdout } = await run(process.execPath, [script, ...(quick ? ['--quick'] : [])], { maxBuffer: 1 << 24 });
+  const row = (prefix: string) => stdout.split('\n').find((l) => l.startsWith(`| ${prefix}`))?.split('|').slice(1, -1).map((c) => c.trim());
+  const renew = row('renew 10k');
+  const stall = row('no other client');
+  if (!renew) throw new Error(`bench/leases.ts printed no renew target row:\n${stdout}`);
+  return { redisMs: Number.parseFloat(renew[1] ?? 'NaN'), stallMs: stall?.[1] ?? '' };
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const report: BenchReport = { quick, startedAt: new Date(started).toISOString(), machine: machine(), plan: PLAN, designs: [], notes: [] };
+  if (quick) report.notes.push(`--quick: tiny sizes (${PLAN.sizes.join(', ')} guilds per gateway standing in for 1,000 and 5,000) and the baseline's constants shortened to heartbeat ${PLAN.baseline.heartbeatEveryMs} ms, poll ${PLAN.baseline.pollEveryMs} ms, dead after ${PLAN.baseline.deadAfterMs} ms: this checks the harness, its numbers mean nothing.`);
+  progress(`bench: ${quick ? 'quick' : 'full'} run; parts ${[...only].join(', ')}; results to ${outDir}`);
+
+  if (only.has('ring')) {
+    progress('ring: balance and movement over 100k guild ids at 3/10/32 pods');
+    const ids = realisticGuildIds(100_000);
+    report.ring = [3, 10, 32].map((pods) => {
+      const s = ringScenario(ownRing(DEFAULT_RING_VNODES), ids, pods);
+      const b = seedsPlacement(ids, pods);
+      return { pods, leasehold: { maxOverMean: s.maxOverMean, joinMoved: s.join.moved, leaveMoved: s.leave.moved }, baseline: { maxOverMean: b.maxOverMean, joinMoved: b.joinMoved, leaveMoved: b.leaveMoved } };
+    });
+  }
+  if (only.has('renew')) {
+    progress('renew: 10k leases (bench/leases.ts) and the baseline poll of 10k assignments');
+    report.renew = { ...(await renewCost()), baselinePoll: await measureBaselinePoll({ databaseUrl: DATABASE_URL, guilds: 10_000, pods: 2, reads: quick ? 3 : 15 }) };
+  }
+  if (only.has('edge')) {
+    progress(`edge: forwarding at ${PLAN.edgeRate} req/s (bench/edge.ts, then the seeds' HTTP pod)`);
+    const common = { databaseUrl: DATABASE_URL, rate: PLAN.edgeRate, seconds: PLAN.edgeSeconds, warmupSeconds: quick ? 1 : 2, guilds: 200 };
+    report.edge = { leasehold: await leaseholdEdge(), baseline: await measureBaselineEdge({ ...common, cacheTtlMs: 0 }), baselineCached: await measureBaselineEdge({ ...common, cacheTtlMs: 300_000 }) };
+  }
+  if (only.has('clusters')) {
+    for (const [i, perPod] of PLAN.sizes.entries()) {
+      for (const design of ['leasehold', 'baseline'] as const) {
+        progress(`cluster: ${design} at ${perPod} guilds per gateway${i === 0 ? ' (move, rolling restart, failover)' : ' (failover)'}`);
+        report.designs.push(await runDesign(design, perPod, i === 0));
+      }
+    }
+  }
+  report.finishedAt = new Date().toISOString();
+  report.machine = { ...report.machine, loadAtEnd: machine().loadAtStart };
+  const { md } = writeResults(report, outDir);
+  process.stdout.write(`${md}\n`);
+  progress(`bench: done in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
