@@ -201,9 +201,29 @@ export class ChaosCluster {
     });
   }
 
+  /** Why full ownership does not hold: guilds without a lease, on a dead owner, or not live at the lease's epoch. */
+  async unserved(): Promise<string[]> {
+    const { leases } = await this.cluster().leases.scanAll();
+    const out = leases
+      .filter((l) => {
+        const p = this.gateways.get(l.owner);
+        return !this.running(p) || !(this.liveAt(p).get(l.guildId)?.has(l.epoch) ?? false);
+      })
+      .map((l) => `${l.guildId}@${l.epoch} on ${l.owner}${this.running(this.gateways.get(l.owner)) ? ' (not live at that epoch)' : ' (not running)'}`);
+    const leased = new Set(leases.map((l) => l.guildId));
+    for (const g of this.sim.state.snapshot().guilds) if (!leased.has(g.id)) out.push(`${g.id}: no lease`);
+    return out;
+  }
+
   /** Waits for full ownership; returns when it held (ms since the epoch). */
   async waitServing(timeoutMs: number): Promise<number> {
-    await waitFor('every guild owned and served by a running gateway', async () => (await this.serving()) || undefined, timeoutMs, 100);
+    try {
+      await waitFor('every guild owned and served by a running gateway', async () => (await this.serving()) || undefined, timeoutMs, 100);
+    } catch (err) {
+      const left = await this.unserved();
+      const g = left[0]?.slice(0, 18);
+      throw new Error(`${(err as Error).message}; ${left.length} guild(s) not served, e.g. ${left.slice(0, 5).join('; ')}${g ? `\n--- guild ${g}:\n${this.guildStory(g, 40)}` : ''}`);
+    }
     return Date.now();
   }
 
