@@ -34,6 +34,7 @@ export const metrics = {
   // guild data
   restoreSeconds: new Histogram({ name: 'leasehold_restore_seconds', help: 'Time to restore one guild from its replica.', buckets: slowBuckets, ...reg }),
   restoreFailures: new Counter({ name: 'leasehold_restore_failures_total', help: 'Restores that failed (missing or unreadable replica).', ...reg }),
+  restoreFallbacks: new Counter({ name: 'leasehold_restore_fallbacks_total', help: 'Restores whose latest replica state was unreadable and that used an earlier WAL index the replay buffer covers.', ...reg }),
   replicationLagSeconds: new Gauge({ name: 'leasehold_replication_lag_seconds', help: 'Age of the oldest write not yet replicated.', ...reg }),
   litestreamRestarts: new Counter({ name: 'leasehold_litestream_restarts_total', help: 'Litestream process restarts by reason.', labelNames: ['reason'] as const, ...reg }),
   // http

@@ -68,11 +68,22 @@ export class Gateway {
     this.store = createAssignmentStore({ databaseUrl: c.databaseUrl, schema: c.databaseSchema, logger: log });
     await this.store.migrate();
 
-    this.guildData = createGuildData({ dataDir: c.dataDir, replicaUrl: c.replicaUrl, store: this.store, logger: log });
-    this.guildData.start();
-    this.history = new HistoryLog(join(c.dataDir, 'history', `${c.podId}.jsonl`));
     // A dead owner's guilds are claimed ~TTL after its last renew, then restored: keep more than that.
     const buffer = new ReplayBuffer(this.clock, c.leaseTtlMs + 30_000, c.eventBufferMaxBytes);
+    this.guildData = createGuildData({
+      dataDir: c.dataDir,
+      replicaUrl: c.replicaUrl,
+      store: this.store,
+      idleCloseMs: c.guildIdleCloseMs,
+      restoreConcurrency: c.restoreConcurrency,
+      replication: { monitorIntervalMs: c.litestreamMonitorIntervalMs, groupSize: c.litestreamGroupSize },
+      // Lets a restore whose latest replica state is unreadable fall back to an earlier WAL index
+      // when this buffer can replay everything after it (restore-fallback.ts).
+      replayCoversSince: () => this.clock.wallNow() - (this.clock.now() - buffer.completeSince()),
+      logger: log,
+    });
+    this.guildData.start();
+    this.history = new HistoryLog(join(c.dataDir, 'history', `${c.podId}.jsonl`));
     const pending = new PendingInteractions(this.redis, this.cluster.scripts, c.keyPrefix);
 
     const scripts = this.cluster.scripts;

@@ -28,12 +28,27 @@ export class ReplayBuffer {
   private evicted = 0;
   /** Index of each guild's entries in arrival order (positions into `queue`). */
   private readonly byGuild = new Map<string, number[]>();
+  private readonly createdAt: number;
+  /** Arrival time of the newest dispatch dropped for memory before its window ended. */
+  private lastEvictedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly clock: Clock,
     private readonly windowMs: number,
     private readonly maxBytes: number,
-  ) {}
+  ) {
+    this.createdAt = clock.now();
+  }
+
+  /**
+   * Monotonic time since which the buffer holds every dispatch this pod received: a replay
+   * recovers anything that arrived from then on. Later than the window's start when the pod is
+   * younger than the window or dispatches were dropped for memory.
+   */
+  completeSince(): number {
+    this.trim();
+    return Math.max(this.createdAt, this.clock.now() - this.windowMs, this.lastEvictedAt + 1);
+  }
 
   add(guildId: string, t: string, d: unknown, bytes: number): void {
     const pos = this.queue.length;
@@ -73,7 +88,10 @@ export class ReplayBuffer {
       const e = this.queue[this.head] as BufferedDispatch;
       const overBudget = this.bytes > this.maxBytes;
       if (e.at >= cutoff && !overBudget) break;
-      if (overBudget && e.at >= cutoff) this.evicted++;
+      if (overBudget && e.at >= cutoff) {
+        this.evicted++;
+        this.lastEvictedAt = e.at;
+      }
       this.bytes -= e.bytes;
       this.head++;
       const list = this.byGuild.get(e.guildId);

@@ -24,6 +24,8 @@ export interface GuildDataOptions {
   readonly busyTimeoutMs?: number;
   readonly restoreConcurrency?: number;
   readonly restoreBackoff?: BackoffPolicy;
+  /** Wall ms since which the gateway can replay every event (lets a restore fall back losslessly). */
+  readonly replayCoversSince?: () => number;
   readonly replication?: Omit<ReplicationOptions, 'dataDir' | 'replicaUrl' | 'store' | 'clock' | 'logger'>;
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -105,7 +107,7 @@ export class GuildData {
   }
 
   private deps() {
-    return { dbs: this.dbs, replication: this.replication, clock: this.clock, logger: this.logger };
+    return { dbs: this.dbs, replication: this.replication, clock: this.clock, logger: this.logger, replayCoversSince: this.o.replayCoversSince };
   }
 }
 

@@ -237,7 +237,7 @@ export class ReplicationManager implements ReplicationHooks {
   }
 
   /** Run a one-shot Litestream command against a guild's path at `epoch`. */
-  async runFor(guildId: string, epoch: number, command: 'restore' | 'snapshots', args: readonly string[]): Promise<RunResult> {
+  async runFor(guildId: string, epoch: number, command: 'restore' | 'snapshots' | 'wal', args: readonly string[]): Promise<RunResult> {
     const cfg = await this.writeSingleConfig(guildId, epoch);
     try {
       return await runLitestream(this.bin, [command, '-config', cfg.path, ...args, cfg.dbPath]);

@@ -15,10 +15,17 @@ import { failureDetail } from './litestream-bin.js';
 import { checkCandidate, moveAside, placeFile } from './local-files.js';
 import { assertGuildId } from './paths.js';
 import type { ReplicationManager } from './replication-manager.js';
+import { fallbackCandidates, parseSnapshotList, parseWalList, type FallbackCandidate } from './restore-fallback.js';
 
 export interface RestoreDeps {
   readonly dbs: GuildDatabases;
   readonly replication: ReplicationManager;
+  /**
+   * Wall ms since which every event of the guild can be replayed (the gateway's replay buffer).
+   * With it, a replica whose latest state is unreadable may be restored from an earlier WAL
+   * index that still reaches that far (restore-fallback.ts); without it, such a restore fails.
+   */
+  readonly replayCoversSince?: () => number;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -33,6 +40,8 @@ export interface RestoreResult {
   readonly movedAside: string | undefined;
   readonly seconds: number;
   readonly db: GuildDb;
+  /** Set when the latest state was unreadable and an earlier WAL index was restored instead. */
+  readonly fellBackTo?: FallbackCandidate | undefined;
 }
 
 /** Restore a claimed guild at `epoch` from its data_epoch's replica (or start it empty). */
@@ -68,17 +77,31 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
   const reservation = await deps.dbs.reserve(guildId);
   const scratch = deps.dbs.paths.scratchFile(guildId, 'restore');
   try {
+    let fellBackTo: FallbackCandidate | undefined;
     if (dataEpoch !== null) {
+      const url = deps.replication.location(guildId, dataEpoch).url;
       // Litestream refuses an existing output path: restore into fresh scratch space.
       const args = ['-o', scratch, ...(at ? ['-timestamp', at.toISOString()] : [])];
       const r = await deps.replication.runFor(guildId, dataEpoch, 'restore', args);
+      let problem: { reason: RestoreError['reason']; detail: string } | undefined;
       if (r.code !== 0) {
         const detail = failureDetail(r);
-        fail(/no matching backups|no generation|no snapshots/i.test(detail) ? 'missing' : 'litestream', `${deps.replication.location(guildId, dataEpoch).url}: ${detail}`);
+        if (/no matching backups|no generation|no snapshots/i.test(detail)) fail('missing', `${url}: ${detail}`);
+        problem = { reason: 'litestream', detail: `${url}: ${detail}` };
+      } else if (!existsSync(scratch)) fail('missing', `${url}: litestream produced no file`);
+      else {
+        const bad = checkCandidate(scratch, guildId);
+        if (bad) problem = { reason: 'unreadable', detail: `${url}: ${bad}` };
       }
-      if (!existsSync(scratch)) fail('missing', `${deps.replication.location(guildId, dataEpoch).url}: litestream produced no file`);
-      const problem = checkCandidate(scratch, guildId);
-      if (problem) fail('unreadable', problem);
+      if (problem) {
+        fellBackTo = at || !deps.replayCoversSince ? undefined : await restoreEarlier(deps, guildId, dataEpoch, scratch, deps.replayCoversSince(), logger);
+        if (!fellBackTo) fail(problem.reason, problem.detail);
+        metrics.restoreFallbacks.inc();
+        logger.error(
+          { dataEpoch, problem: problem.detail, generation: fellBackTo!.generation, index: fellBackTo!.index, upTo: new Date(fellBackTo!.upToMs).toISOString() },
+          "the replica's latest state could not be restored; restored an earlier WAL index instead (the replay buffer holds every event since, so none is lost)",
+        );
+      }
     }
     const movedAside = await moveAside(deps.dbs.paths, guildId, clock.wallNow());
     if (dataEpoch !== null) await placeFile(deps.dbs.paths, guildId, scratch);
@@ -86,7 +109,7 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
     const seconds = (clock.now() - started) / 1000;
     if (dataEpoch !== null) metrics.restoreSeconds.observe(seconds);
     logger.info({ dataEpoch, movedAside, seconds, at: at?.toISOString() }, dataEpoch === null ? 'guild started empty (no data_epoch)' : 'guild restored');
-    return { guildId, epoch, dataEpoch, source: dataEpoch === null ? 'empty' : 'replica', movedAside, seconds, db };
+    return { guildId, epoch, dataEpoch, source: dataEpoch === null ? 'empty' : 'replica', movedAside, seconds, db, fellBackTo };
   } catch (err) {
     reservation.cancel();
     throw err;
@@ -95,3 +118,24 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
     await rm(`${scratch}.tmp`, { force: true });
   }
 }
+
+/**
+ * Try the earlier WAL indexes the replay buffer covers, newest first, until one restores into a
+ * file that passes the candidate checks. Leaves it in `scratch` and says which; undefined if none.
+ */
+async function restoreEarlier(deps: RestoreDeps, guildId: string, dataEpoch: number, scratch: string, coveredSinceMs: number, logger: Logger): Promise<FallbackCandidate | undefined> {
+  const [wal, snaps] = await Promise.all([deps.replication.runFor(guildId, dataEpoch, 'wal', []), deps.replication.runFor(guildId, dataEpoch, 'snapshots', [])]);
+  if (wal.code !== 0 || snaps.code !== 0) return undefined;
+  const candidates = fallbackCandidates(parseWalList(wal.text), parseSnapshotList(snaps.text), coveredSinceMs);
+  if (candidates.length === 0) logger.warn({ dataEpoch, coveredSince: new Date(coveredSinceMs).toISOString() }, 'no earlier WAL index reaches back to what the replay buffer holds: no lossless fallback');
+  for (const c of candidates) {
+    await rm(scratch, { force: true });
+    await rm(`${scratch}.tmp`, { force: true });
+    const r = await deps.replication.runFor(guildId, dataEpoch, 'restore', ['-o', scratch, '-generation', c.generation, '-index', String(c.index)]);
+    const problem = r.code !== 0 ? failureDetail(r) : !existsSync(scratch) ? 'no file' : checkCandidate(scratch, guildId);
+    if (!problem) return c;
+    logger.warn({ dataEpoch, generation: c.generation, index: c.index, problem }, 'earlier WAL index not restorable either');
+  }
+  return undefined;
+}
+
