@@ -25,7 +25,7 @@ export interface DesignRun {
   readonly shards: number;
   readonly startMs: number;
   readonly footprint: Footprint;
-  readonly failover: FailoverResult;
+  readonly failover?: FailoverResult;
   readonly move?: MoveResult;
   readonly rolling?: RollingResult;
 }
@@ -85,11 +85,16 @@ export function buildRows(r: BenchReport): Row[] {
     const lh = r.designs.find((d) => d.design === 'leasehold' && d.perPod === size);
     const b = r.designs.find((d) => d.design === 'baseline' && d.perPod === size);
     if (!lh || !b) continue;
+    rowsFor(lh, b, size);
+  }
+  function rowsFor(lh: DesignRun, b: DesignRun, size: number): void {
     const fl = lh.failover;
     const fb = b.failover;
     const bound = ttl + 2000;
+    if (fl && fb) {
     add(`crash failover, ${size.toLocaleString('en')} guilds per gateway (all of the killed gateway's guilds serving again)`, `${s1(fl.failoverMs)} (${fl.guilds} guilds; first after ${s1(fl.firstLiveMs)})`, `${s1(fb.failoverMs)} (${fb.guilds} guilds)`, ratio(fl.failoverMs, fb.failoverMs), `≤ TTL + 2 s = ${s1(bound)}`, verdict(fl.failoverMs <= bound, s1(fl.failoverMs - bound)));
     add(`events lost in that failover (of messages sent)`, `${fl.lost} of ${fl.messages}${fl.appliedTwice ? `, ${fl.appliedTwice} doubled` : ''}`, `${fb.lost} of ${fb.messages}${fb.appliedTwice ? `, ${fb.appliedTwice} doubled` : ''}`, ratio(fl.lost, fb.lost), '0', verdict(fl.lost === 0, `${fl.lost} events`));
+    }
     add(`gateway RSS at ${size.toLocaleString('en')} guilds (Litestream children included)`, mib(lh.footprint.rssBytes), mib(b.footprint.rssBytes), '', size >= 5000 ? '≤ 2 GiB' : '', size >= 5000 ? verdict(lh.footprint.rssBytes <= 2 * 2 ** 30) : '');
     add(`gateway open file descriptors at ${size.toLocaleString('en')} guilds`, `${lh.footprint.fds} (${lh.footprint.processes} processes)`, `${b.footprint.fds} (${b.footprint.processes} process)`, '', '', '');
     if (lh.move && b.move) {
