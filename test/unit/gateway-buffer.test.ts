@@ -26,6 +26,22 @@ describe('replay buffer', () => {
     expect(b.forGuild('g')[0]?.d).toEqual({ id: '10' });
   });
 
+  it('says since when it holds every dispatch: its start, the window, or the last early eviction', () => {
+    const clock = new FakeClock();
+    const start = clock.now();
+    const b = new ReplayBuffer(clock, 1000, 100);
+    expect(b.completeSince()).toBe(start); // younger than its window
+    clock.advance(5000);
+    expect(b.completeSince()).toBe(clock.now() - 1000); // the window
+    for (let i = 0; i < 12; i++) {
+      b.add('g', 'MESSAGE_CREATE', { id: String(i) }, 10);
+      clock.advance(1);
+    }
+    // Two dispatches were dropped for memory inside the window: complete only after the last of them.
+    expect(b.stats().evicted).toBe(2);
+    expect(b.completeSince()).toBe(clock.now() - 12 + 1 + 1);
+  });
+
   it('stays correct across compaction of a long run', () => {
     const clock = new FakeClock();
     const b = new ReplayBuffer(clock, 100, 1 << 30);
