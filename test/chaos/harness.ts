@@ -343,8 +343,12 @@ export class ChaosCluster {
       .flatMap((p) => p.lines.filter((l) => l['guild'] === lost.guild && Math.abs(Date.parse(String(l['time'])) - d.at) < 15_000).map((l) => ({ t: String(l['time']), s: `${p.name} pid ${p.pid} ${String(l['time']).slice(11)} ${JSON.stringify({ ...l, time: undefined, pid: undefined, role: undefined, guild: undefined, level: undefined }).slice(0, 300)}` })))
       .sort((a, b) => a.t.localeCompare(b.t))
       .map((x) => x.s);
+    // Discord sessions going down or coming back near then: a pod that missed the dispatch cannot replay it.
+    const sessionLines = [...this.gateways.values()].flatMap((p) =>
+      p.lines.filter((l) => /session|resum|identif|handoff|handed/i.test(String(l.msg)) && Math.abs(Date.parse(String(l['time'])) - d.at) < 10_000).map((l) => `${p.name} pid ${p.pid} ${String(l['time']).slice(11)} ${String(l.msg)} ${JSON.stringify({ ...l, time: undefined, msg: undefined, pid: undefined, role: undefined, level: undefined, pod: undefined }).slice(0, 200)}`),
+    );
     const apps = r.lost.slice(0, 6).map((l) => l.key);
-    return [`${lost.key} in ${lost.guild}: dispatch seq ${d.seq} at ${new Date(d.at).toISOString()} to ${d.sessions.map((id) => sessions.get(id) ?? id).join(', ')}`, `lost keys: ${apps.join(' ')}`, ...near].join('\n');
+    return [`${lost.key} in ${lost.guild}: dispatch seq ${d.seq} at ${new Date(d.at).toISOString()} to ${d.sessions.map((id) => sessions.get(id) ?? id).join(', ')}`, `lost keys: ${apps.join(' ')}`, ...near, '--- sessions and handoffs near then:', ...sessionLines.sort().slice(0, 40)].join('\n');
   }
 
   async close(): Promise<void> {
