@@ -112,6 +112,8 @@ export function buildRows(r: BenchReport): Row[] {
   if (r.edge) {
     const { leasehold: l, baseline: b, baselineCached: c } = r.edge;
     add(`edge forwarding at ${l.rate} req/s, end to end p50 / p95 / p99`, `${ms2(l.p50)} / ${ms2(l.p95)} / ${ms2(l.p99)}`, `${ms2(b.p50)} / ${ms2(b.p95)} / ${ms2(b.p99)} (5-min cache: ${ms2(c.p50)} / ${ms2(c.p95)} / ${ms2(c.p99)})`, ratio(l.p99, b.p99), '', '');
+    const carried = (x: EdgeLatency) => (x.achievedRate !== undefined ? `${Math.round(x.achievedRate)}/s` : '?');
+    add(`edge forwarding: requests a second carried (offered ${l.rate}/s)`, carried(l), `${carried(b)}; 5-min cache ${carried(c)}`, '', '', '');
     add(`edge forwarding overhead over a direct call, p99 (errors)`, `${ms2(l.overheadP99)} (${l.errors})`, `${ms2(b.overheadP99)} (${b.errors}); 5-min cache ${ms2(c.overheadP99)} (${c.errors})`, ratio(l.overheadP99, b.overheadP99), '≤ 5 ms', verdict(l.overheadP99 <= 5, ms2(l.overheadP99 - 5)));
   }
   for (const g of r.ring ?? []) {

@@ -42,7 +42,7 @@ const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0
  * a shared 2-core machine. Failover runs at the issue's sizes.
  */
 const PLAN = quick
-  ? { plannedAt: 10, sizes: [10, 20], pods: 2, ratePerSec: 40, moveGuilds: 3, interactionsPerSec: 4, ttlMs: 2000, edgeRate: 300, edgeSeconds: 2, baseline: { heartbeatEveryMs: 1000, pollEveryMs: 1000, deadAfterMs: 3000, sweepEveryMs: 250, cacheTtlMs: 300_000 } satisfies BaselineTiming }
+  ? { plannedAt: 10, sizes: [10], pods: 2, ratePerSec: 40, moveGuilds: 3, interactionsPerSec: 4, ttlMs: 2000, edgeRate: 300, edgeSeconds: 2, baseline: { heartbeatEveryMs: 1000, pollEveryMs: 1000, deadAfterMs: 3000, sweepEveryMs: 250, cacheTtlMs: 300_000 } satisfies BaselineTiming }
   : { plannedAt: 200, sizes: [1000, 5000], pods: 2, ratePerSec: 100, moveGuilds: 40, interactionsPerSec: 10, ttlMs: 10_000, edgeRate: 2000, edgeSeconds: 10, baseline: SEEDS_TIMING };
 
 /** The cluster running now: Ctrl-C (or a CI timeout's SIGTERM) must not leave its processes behind. */
@@ -54,7 +54,9 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-async function runDesign(design: Design, perPod: number, kind: 'planned' | 'failover'): Promise<DesignRun> {
+type Kind = 'planned' | 'failover' | 'both';
+
+async function runDesign(design: Design, perPod: number, kind: Kind): Promise<DesignRun> {
   const guilds = perPod * PLAN.pods;
   const shards = Math.max(2, Math.ceil(guilds / 2000));
   const sim = await startSim({ guilds, shards, seed: 42, identifyWindowMs: 100, heartbeatIntervalMs: 5000 });
@@ -74,16 +76,20 @@ async function runDesign(design: Design, perPod: number, kind: 'planned' | 'fail
     const startMs = Date.now() - t0;
     progress(`${design}: serving after ${(startMs / 1000).toFixed(1)} s`);
     const fp: Footprint = gatewayFootprint(cluster);
-    if (kind === 'planned') {
-      const move: MoveResult = await plannedMove(o, PLAN.moveGuilds);
+    let planned: { move: MoveResult; rolling: RollingResult } | undefined;
+    if (kind !== 'failover') {
+      const move = await plannedMove(o, PLAN.moveGuilds);
       progress(`${design}: move pauses measured (${move.pausesMs.length}), lost ${move.lost}`);
-      const rolling: RollingResult = await rollingRestart(o, PLAN.interactionsPerSec);
+      const rolling = await rollingRestart(o, PLAN.interactionsPerSec);
       progress(`${design}: rolling restart lost ${rolling.lost} events, failed ${rolling.interactionsFailed}/${rolling.interactions} interactions`);
-      return { design, perPod, guilds, shards, startMs, footprint: fp, move, rolling };
+      planned = { move, rolling };
     }
-    const fo: FailoverResult = await failover(o);
-    progress(`${design}: failover of ${fo.guilds} guilds in ${(fo.failoverMs / 1000).toFixed(1)} s, lost ${fo.lost}/${fo.messages}`);
-    return { design, perPod, guilds, shards, startMs, footprint: fp, failover: fo };
+    let fo: FailoverResult | undefined;
+    if (kind !== 'planned') {
+      fo = await failover(o);
+      progress(`${design}: failover of ${fo.guilds} guilds in ${(fo.failoverMs / 1000).toFixed(1)} s, lost ${fo.lost}/${fo.messages}`);
+    }
+    return { design, perPod, guilds, shards, startMs, footprint: fp, ...planned, ...(fo ? { failover: fo } : {}) };
   } finally {
     active = undefined;
     await cluster.close();
@@ -103,7 +109,7 @@ async function leaseholdEdge(): Promise<EdgeLatency> {
   };
   const e = cells('edge → owner');
   const ov = cells('overhead');
-  return { rate: PLAN.edgeRate, sent: Number(e[2]), errors: Number(e[3]), p50: Number(e[5]), p95: Number(e[6]), p99: Number(e[7]), overheadP50: Number(ov[5]), overheadP95: Number(ov[6]), overheadP99: Number(ov[7]) };
+  return { rate: PLAN.edgeRate, sent: Number(e[2]), errors: Number(e[3]), achievedRate: Number(e[4]), p50: Number(e[5]), p95: Number(e[6]), p99: Number(e[7]), overheadP50: Number(ov[5]), overheadP95: Number(ov[6]), overheadP99: Number(ov[7]) };
 }
 
 /** bench/leases.ts run as a program: the Redis time of renewing 10k leases in chunks. */
@@ -120,7 +126,7 @@ async function renewCost(): Promise<{ redisMs: number; stallMs: string }> {
 async function main(): Promise<void> {
   const started = Date.now();
   const report: BenchReport = { quick, startedAt: new Date(started).toISOString(), machine: machine(), plan: PLAN, designs: [], notes: [] };
-  if (quick) report.notes.push(`--quick: tiny sizes (${PLAN.sizes.join(', ')} guilds per gateway standing in for 1,000 and 5,000) and the baseline's constants shortened to heartbeat ${PLAN.baseline.heartbeatEveryMs} ms, poll ${PLAN.baseline.pollEveryMs} ms, dead after ${PLAN.baseline.deadAfterMs} ms: this checks the harness, its numbers mean nothing.`);
+  if (quick) report.notes.push(`--quick: a tiny size (${PLAN.sizes.join(', ')} guilds per gateway standing in for 1,000 and 5,000, all scenarios on one cluster) and the baseline's constants shortened to heartbeat ${PLAN.baseline.heartbeatEveryMs} ms, poll ${PLAN.baseline.pollEveryMs} ms, dead after ${PLAN.baseline.deadAfterMs} ms: this checks the harness, its numbers mean nothing.`);
   progress(`bench: ${quick ? 'quick' : 'full'} run; parts ${[...only].join(', ')}; results to ${outDir}`);
 
   if (only.has('ring')) {
@@ -142,10 +148,12 @@ async function main(): Promise<void> {
     report.edge = { leasehold: await leaseholdEdge(), baseline: await measureBaselineEdge({ ...common, cacheTtlMs: 0 }), baselineCached: await measureBaselineEdge({ ...common, cacheTtlMs: 300_000 }) };
   }
   if (only.has('clusters')) {
-    const runs: [number, 'planned' | 'failover'][] = [[PLAN.plannedAt, 'planned'], ...PLAN.sizes.map((n) => [n, 'failover'] as [number, 'failover'])];
+    // One cluster per size; where the planned scenarios share a size with a failover (--quick),
+    // they run first on the same cluster.
+    const runs: [number, Kind][] = PLAN.sizes.includes(PLAN.plannedAt) ? PLAN.sizes.map((n) => [n, n === PLAN.plannedAt ? 'both' : 'failover']) : [[PLAN.plannedAt, 'planned'], ...PLAN.sizes.map((n): [number, Kind] => [n, 'failover'])];
     for (const [perPod, kind] of runs) {
       for (const design of ['leasehold', 'baseline'] as const) {
-        progress(`cluster: ${design} at ${perPod} guilds per gateway (${kind === 'planned' ? 'planned move, rolling restart' : 'crash failover'})`);
+        progress(`cluster: ${design} at ${perPod} guilds per gateway (${kind === 'failover' ? 'crash failover' : kind === 'planned' ? 'planned move, rolling restart' : 'planned move, rolling restart, crash failover'})`);
         try {
           report.designs.push(await runDesign(design, perPod, kind));
         } catch (err) {

@@ -19,6 +19,8 @@ export interface EdgeLatency {
   readonly rate: number;
   readonly sent: number;
   readonly errors: number;
+  /** Requests a second the path actually carried (below `rate` when it cannot keep up). */
+  readonly achievedRate?: number;
   readonly p50: number;
   readonly p95: number;
   readonly p99: number;
@@ -100,6 +102,7 @@ export async function measureBaselineEdge(o: { databaseUrl: string; rate: number
       rate: o.rate,
       sent: e.reduce((a, r) => a + r.sent, 0),
       errors: e.reduce((a, r) => a + r.errors, 0),
+      achievedRate: e.reduce((a, r) => a + r.achievedRate * r.sent, 0) / Math.max(1, e.reduce((a, r) => a + r.sent, 0)),
       p50: p(el, 50),
       p95: p(el, 95),
       p99: p(el, 99),
