@@ -28,6 +28,7 @@ const CONFIG: ChaosConfig = {
 };
 
 let c: ChaosCluster;
+let broken: string | undefined;
 const rows: (ScenarioRow & { extra: number })[] = [];
 
 beforeAll(async () => {
@@ -58,7 +59,12 @@ describe('chaos: every promise kept while things break', () => {
     for (let rep = 1; rep <= REPEAT; rep++) {
       it(`${s.name}${REPEAT > 1 ? ` (#${rep})` : ''}: nothing lost, doubled or failed`, async () => {
         // Start from the full shape whatever the scenario before left behind (a failed one skips its own restore).
-        await c.restore();
+        // A cluster that cannot be put back makes every later scenario meaningless: they fail at once, saying why.
+        if (broken !== undefined) throw new Error(`not run: ${broken}`);
+        await c.restore().catch((err: unknown) => {
+          broken = `the cluster could not be restored before "${s.name}": ${(err as Error).message}`;
+          throw err;
+        });
         const from = Date.now();
         const o = await s.run(c);
         await c.restore();

@@ -229,6 +229,14 @@ export class ChaosCluster {
 
   /** Every lease on its desired owner (no override left), and served. */
   async waitConverged(timeoutMs: number): Promise<void> {
+    await this.waitConvergedOnce(timeoutMs).catch(async (err: unknown) => {
+      const st = computeStatus(await snapshot(this.admin()));
+      const left = await this.unserved();
+      throw new Error(`${(err as Error).message}: ${st.overrides.length} override(s) (e.g. ${st.overrides.slice(0, 3).map((o) => `${o.guildId} on ${o.owner}, wants ${o.desired ?? '-'}`).join('; ')}), ${left.length} not served (e.g. ${left.slice(0, 3).join('; ')})`);
+    });
+  }
+
+  private async waitConvergedOnce(timeoutMs: number): Promise<void> {
     await waitFor(
       'the ring to converge',
       async () => {
@@ -288,7 +296,7 @@ export class ChaosCluster {
     const pins = new Set([...(await d.cluster.controls.readPins()).pins.keys(), ...(await this.store.listPins()).keys()]);
     for (const guild of pins) await unpin(d, guild);
     for (const pod of new Set([...(await d.cluster.controls.readCordons()).keys(), ...(await this.store.listCordons()).keys()])) await uncordon(d, pod);
-    await this.waitConverged(120_000);
+    await this.waitConverged(90_000);
   }
 
   applications(): Promise<Application[]> {
