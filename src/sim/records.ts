@@ -55,6 +55,8 @@ export interface InteractionRecord {
   /** HTTP status of the answer; 0 while pending or when no answer came. */
   status: number;
   responseType: number | null;
+  /** The message content of the HTTP answer (types 4 and 7), so a test can tell who answered and with what. */
+  answer?: string | null;
   latencyMs: number | null;
   /**
    * Discord's view: no 200 within 3 s, or a body that is no valid response (for a bad

@@ -90,6 +90,7 @@ export class InteractionSender {
       badSignature: input.badSignature === true,
       status: 0,
       responseType: null,
+      answer: null,
       latencyMs: null,
       failed: false,
       pending: true,
@@ -119,7 +120,10 @@ export class InteractionSender {
       record.status = res.statusCode;
       if (res.statusCode === 200 && !record.badSignature) {
         const type = responseType(text);
-        if (type !== undefined && VALID_RESPONSES[record.kind].includes(type)) this.d.tracker.acknowledge(tracked, type);
+        if (type !== undefined && VALID_RESPONSES[record.kind].includes(type)) {
+          this.d.tracker.acknowledge(tracked, type);
+          record.answer = answerContent(text);
+        }
         else record.error = `not a valid ${record.kind} response: ${text.slice(0, 200)}`;
       }
     } catch (err) {
@@ -168,6 +172,15 @@ export class InteractionSender {
     const name = input.name ?? (input.kind === 'command' ? 'stats' : 'Report message');
     const registered = [...((guild && this.d.world.guildCommands.get(guild.id)) ?? []), ...this.d.world.globalCommands].find((c) => c.name === name && c.type === type);
     return registered?.id ?? this.d.ids.next();
+  }
+}
+
+function answerContent(text: string): string | null {
+  try {
+    const content = (JSON.parse(text) as { data?: { content?: unknown } }).data?.content;
+    return typeof content === 'string' ? content : null;
+  } catch {
+    return null;
   }
 }
 
