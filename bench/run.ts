@@ -2,12 +2,14 @@
 // machine, one workload: crash failover and lost events at 1,000 and 5,000 guilds per gateway,
 // a planned move, a rolling restart, edge forwarding at 2,000 req/s, ring balance, renew cost
 // and gateway footprint. Prints one table and writes it as JSON and Markdown.
-//   node dist/bench/run.js [--quick] [--out DIR] [--only clusters,edge,ring,renew]
+//   node dist/bench/run.js [--quick] [--out DIR] [--only planned,failover,edge,ring,renew] [--merge FILE]
+//   --only: run these parts (default all; `clusters` = planned + failover).
+//   --merge: start from an earlier run's JSON and replace only the parts run now.
 //   --quick: every part at a tiny size with the baseline's constants shortened (checks the
 //            harness; its timings mean nothing).
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +32,8 @@ const run = promisify(execFile);
 const args = process.argv.slice(2);
 const arg = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const quick = args.includes('--quick');
-const only = new Set((arg('--only') ?? 'clusters,edge,ring,renew').split(','));
+const only = new Set((arg('--only') ?? 'clusters,edge,ring,renew').split(',').flatMap((p) => (p === 'clusters' ? ['planned', 'failover'] : [p])));
+const merge = arg('--merge');
 const outDir = arg('--out') ?? fileURLToPath(new URL('../../bench/results', import.meta.url));
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -147,10 +150,13 @@ async function main(): Promise<void> {
     const common = { databaseUrl: DATABASE_URL, rate: PLAN.edgeRate, seconds: PLAN.edgeSeconds, warmupSeconds: quick ? 1 : 2, guilds: 200 };
     report.edge = { leasehold: await leaseholdEdge(), baseline: await measureBaselineEdge({ ...common, cacheTtlMs: 0 }), baselineCached: await measureBaselineEdge({ ...common, cacheTtlMs: 300_000 }) };
   }
-  if (only.has('clusters')) {
+  if (only.has('planned') || only.has('failover')) {
     // One cluster per size; where the planned scenarios share a size with a failover (--quick),
     // they run first on the same cluster.
-    const runs: [number, Kind][] = PLAN.sizes.includes(PLAN.plannedAt) ? PLAN.sizes.map((n) => [n, n === PLAN.plannedAt ? 'both' : 'failover']) : [[PLAN.plannedAt, 'planned'], ...PLAN.sizes.map((n): [number, Kind] => [n, 'failover'])];
+    const all: [number, Kind][] = PLAN.sizes.includes(PLAN.plannedAt) ? PLAN.sizes.map((n) => [n, n === PLAN.plannedAt ? 'both' : 'failover']) : [[PLAN.plannedAt, 'planned'], ...PLAN.sizes.map((n): [number, Kind] => [n, 'failover'])];
+    const runs = all
+      .map(([n, k]): [number, Kind] => [n, k === 'both' ? (only.has('planned') && only.has('failover') ? 'both' : only.has('planned') ? 'planned' : 'failover') : k])
+      .filter(([, k]) => k === 'both' || only.has(k));
     for (const [perPod, kind] of runs) {
       for (const design of ['leasehold', 'baseline'] as const) {
         progress(`cluster: ${design} at ${perPod} guilds per gateway (${kind === 'failover' ? 'crash failover' : kind === 'planned' ? 'planned move, rolling restart' : 'planned move, rolling restart, crash failover'})`);
@@ -166,10 +172,32 @@ async function main(): Promise<void> {
     }
   }
   report.finishedAt = new Date().toISOString();
+  if (merge) mergeInto(report, JSON.parse(readFileSync(merge, 'utf8')) as BenchReport);
   report.machine = { ...report.machine, loadAtEnd: machine().loadAtStart };
   const { md } = writeResults(report, outDir);
   process.stdout.write(`${md}\n`);
   progress(`bench: done in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
+}
+
+/**
+ * Parts not run now come from the earlier run; a design run at the same size takes the earlier
+ * one's measurements for the scenarios not run now. The notes say what was merged.
+ */
+function mergeInto(now: BenchReport, before: BenchReport): void {
+  now.ring ??= before.ring;
+  now.renew ??= before.renew;
+  now.edge ??= before.edge;
+  const merged = before.designs.map((b) => {
+    const n = now.designs.find((d) => d.design === b.design && d.perPod === b.perPod);
+    return n ? { ...b, ...n, footprint: n.footprint } : b;
+  });
+  for (const n of now.designs) if (!merged.some((m) => m.design === n.design && m.perPod === n.perPod)) merged.push(n);
+  now.designs.splice(0, now.designs.length, ...merged);
+  const redone = (note: string) => now.designs.some((d) => note.startsWith(`${d.design} at ${d.perPod} guilds per gateway`) && (note.includes('(planned') ? d.move !== undefined : d.failover !== undefined));
+  now.notes.unshift(...before.notes.filter((x) => !redone(x)));
+  now.notes.push(`Merged: ${[...only].join(', ')} re-run ${now.startedAt} → ${now.finishedAt ?? '?'} (load average ${now.machine.loadAtStart} at its start) into the run of ${before.startedAt}.`);
+  now.machine = before.machine;
+  (now as { startedAt: string }).startedAt = before.startedAt;
 }
 
 main().catch((err: unknown) => {

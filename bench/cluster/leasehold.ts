@@ -111,8 +111,16 @@ export function leaseholdCluster(o: LeaseholdClusterOptions): BenchCluster {
       for (const g of guilds) await pin({ cluster, store, ringParams: ringParams() }, g, to);
     },
     movePauses(guilds, since) {
-      const set = new Set(guilds);
-      return all.flatMap((p) => p.lines.filter((l) => l.msg === 'guild handed off' && set.has(String(l['guild'])) && lineTime(l) >= since).map((l) => Number(l['pauseMs'])));
+      // The source's measured pause for a handoff; a guild that reached the target by a claim
+      // instead (the handoff failed and the lease expired) paused from the request until it was
+      // live again. Infinity while neither has happened.
+      const lines = all.flatMap((p) => p.lines.filter((l) => (l.msg === 'guild handed off' || l.msg === 'guild live') && lineTime(l) >= since));
+      return guilds.map((g) => {
+        const handed = lines.find((l) => l.msg === 'guild handed off' && l['guild'] === g);
+        if (handed) return Number(handed['pauseMs']);
+        const claimed = lines.find((l) => l.msg === 'guild live' && l['guild'] === g && l['how'] === 'claim');
+        return claimed ? lineTime(claimed) - since : Number.POSITIVE_INFINITY;
+      });
     },
     historyFiles: () => pods.map((p) => join(o.dir, p, 'history', `${p}.jsonl`)),
     async abandoned() {
