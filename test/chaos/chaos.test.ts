@@ -31,13 +31,18 @@ let c: ChaosCluster;
 let broken: string | undefined;
 const rows: (ScenarioRow & { extra: number })[] = [];
 
+let starting: Promise<ChaosCluster> | undefined;
+
 beforeAll(async () => {
-  c = await ChaosCluster.start(CONFIG);
+  starting = ChaosCluster.start(CONFIG);
+  c = await starting;
   c.startLoad();
-}, 180_000);
+}, 300_000);
 
 afterAll(async () => {
-  await c?.close();
+  // A start that outlived the hook's deadline still owns processes: wait for it, then stop them.
+  const cluster = c ?? (await starting?.catch(() => undefined));
+  await cluster?.close();
   if (rows.length === 0) return;
   const byScenario = new Map<string, typeof rows>();
   for (const r of rows) byScenario.set(r.scenario, [...(byScenario.get(r.scenario) ?? []), r]);

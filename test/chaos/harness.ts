@@ -95,12 +95,18 @@ export class ChaosCluster {
     let c: ChaosCluster | undefined;
     const balancer = await startBalancer(() => (c ? [...c.edges.values()].filter((p) => !c!.exited.has(p)).map((p) => c!.baseUrl(p)) : []));
     c = new ChaosCluster(cfg, dir, sim, privateRedis, schema, pgProxy, balancer, signingKey);
-    for (let i = 1; i <= cfg.gateways; i++) await c.startGateway(`gw-${i}`);
-    for (let i = 1; i <= cfg.edges; i++) await c.startEdge(`http-${i}`);
-    await c.waitServing(90_000);
-    await c.waitConverged(90_000);
-    await c.setUpAlerts();
-    return c;
+    try {
+      for (let i = 1; i <= cfg.gateways; i++) await c.startGateway(`gw-${i}`);
+      for (let i = 1; i <= cfg.edges; i++) await c.startEdge(`http-${i}`);
+      await c.waitServing(90_000);
+      await c.waitConverged(90_000);
+      await c.setUpAlerts();
+      return c;
+    } catch (err) {
+      // Leave no process behind when the cluster never came up.
+      await c.close().catch(() => undefined);
+      throw err;
+    }
   }
 
   /** Postgres as the pods see it: through the fault proxy. */
