@@ -28,7 +28,20 @@ import type { Footprint } from './cluster/footprint.js';
 import { machine, writeResults, type BenchReport, type DesignRun } from './report.js';
 import { progress } from './table.js';
 
-const run = promisify(execFile);
+const execFileP = promisify(execFile);
+/** Parts run as programs (bench/edge.ts, bench/leases.ts), in their own process groups. */
+const parts = new Set<number>();
+async function run(file: string, argv: string[], opts: { maxBuffer: number }): Promise<{ stdout: string }> {
+  const p = execFileP(file, argv, { ...opts, detached: true } as Parameters<typeof execFileP>[2] & { detached: boolean });
+  const pid = p.child.pid;
+  if (pid) parts.add(pid);
+  try {
+    const r = await p;
+    return { stdout: String(r.stdout) };
+  } finally {
+    if (pid) parts.delete(pid);
+  }
+}
 const args = process.argv.slice(2);
 const arg = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const quick = args.includes('--quick');
@@ -53,6 +66,13 @@ let active: BenchCluster | undefined;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     progress(`bench: ${sig}: stopping the cluster's processes`);
+    for (const pid of parts) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     void (active?.close() ?? Promise.resolve()).finally(() => process.exit(130));
   });
 }

@@ -44,6 +44,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   progress(`scale: ${PLAN.pods} ownership loops over ${PLAN.guilds} guilds, TTL ${PLAN.ttlMs} ms, against a private redis-server`);
   const redisServer = await startPrivateRedis();
+  // Ctrl-C or a timeout's SIGTERM must not leave the private redis-server behind.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void redisServer.stop().finally(() => process.exit(130)));
   const admin = new Redis(redisServer.url);
   const schema = `bench_scale_${randomBytes(4).toString('hex')}`;
   const store: AssignmentStore = createAssignmentStore({ databaseUrl: DATABASE_URL, schema, maxConnections: 16 });

@@ -1,7 +1,8 @@
 // The benchmark harness works end to end (`npm run bench -- --quick`, `npm run bench:scale --
 // --quick`): every part runs at a tiny size against the real Redis, Postgres, stand-in and
 // processes of both designs, and writes a complete, well-formed table. No timing is asserted:
-// quick-mode numbers mean nothing; the targets belong to the full run.
+// quick-mode numbers mean nothing; the targets belong to the full run. Measured: 3.3 min for
+// the bench part at a load average of ~15 on 2 cores; the limits leave room for more load.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +29,7 @@ interface Row {
 
 describe('benchmark harness (--quick)', () => {
   it('npm run bench --quick runs both designs through every part and writes one complete table as JSON and Markdown', async () => {
-    const { stderr } = await run(process.execPath, [dist('run.js'), '--quick', '--out', out], { env: env(), timeout: 280_000, maxBuffer: 1 << 26 });
+    const { stderr } = await run(process.execPath, [dist('run.js'), '--quick', '--out', out], { env: env(), timeout: 540_000, maxBuffer: 1 << 26 });
     expect(stderr).toMatch(/bench: done in/); // progress lines went to stderr
     const report = JSON.parse(readFileSync(join(out, 'bench-quick.json'), 'utf8')) as { rows: Row[]; notes: string[]; designs: { design: string }[]; machine: { cores: number; cpuModel: string } };
     expect(report.notes.filter((n) => n.includes('did not complete'))).toEqual([]);
@@ -47,10 +48,10 @@ describe('benchmark harness (--quick)', () => {
     const md = readFileSync(join(out, 'bench-quick.md'), 'utf8');
     expect(md).toContain(`${report.machine.cores} cores (${report.machine.cpuModel})`);
     expect(md.split('\n').filter((l) => l.startsWith('| ')).length).toBe(report.rows.length + 2);
-  }, 300_000);
+  }, 570_000);
 
   it('npm run bench:scale --quick runs the ownership loops through start, a death and a join and writes its table', async () => {
-    await run(process.execPath, [dist('scale.js'), '--quick', '--out', out], { env: env(), timeout: 170_000, maxBuffer: 1 << 26 });
+    await run(process.execPath, [dist('scale.js'), '--quick', '--out', out], { env: env(), timeout: 280_000, maxBuffer: 1 << 26 });
     const r = JSON.parse(readFileSync(join(out, 'scale-quick.json'), 'utf8')) as { phases: Record<string, { seconds: number }>; samples: { held: number }[]; rows: string[][] };
     expect(Object.keys(r.phases).sort()).toEqual(['podDies', 'podJoins', 'start', 'steady']);
     for (const p of Object.values(r.phases)) expect(Number.isFinite(p.seconds)).toBe(true);
@@ -58,5 +59,5 @@ describe('benchmark harness (--quick)', () => {
     expect(Math.max(...r.samples.map((s) => s.held))).toBe(2000);
     expect(r.rows.length).toBe(7);
     for (const row of r.rows) expect(row[1], row[0]).not.toMatch(/\?|NaN/);
-  }, 180_000);
+  }, 300_000);
 });
