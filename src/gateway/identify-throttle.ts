@@ -27,6 +27,8 @@ export interface IdentifyThrottleOptions {
   readonly budget: () => Promise<SessionBudget>;
 }
 
+const IDENTIFY_MARGIN_MIN_MS = 250;
+
 export class BudgetFloorError extends Error {
   readonly code = 'IDENTIFY_BUDGET_FLOOR';
 }
@@ -36,7 +38,12 @@ export class RedisIdentifyThrottler {
   private readonly windowMs: number;
 
   constructor(private readonly o: IdentifyThrottleOptions) {
-    this.windowMs = o.windowMs ?? 5000;
+    // Discord's window plus a margin: our window starts when a pod takes the slot, Discord's when
+    // the IDENTIFY arrives, so the next identify may travel faster than the last one and land
+    // inside Discord's window (op 9, a session start spent). 5 % of the window, at least 250 ms,
+    // absorbs that (test/e2e/limits.test.ts drew a refusal without it on a loaded machine).
+    const base = o.windowMs ?? 5000;
+    this.windowMs = base + Math.max(IDENTIFY_MARGIN_MIN_MS, Math.ceil(base * 0.05));
   }
 
   async waitForIdentify(shardId: number, signal: AbortSignal): Promise<void> {

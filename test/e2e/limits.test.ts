@@ -140,5 +140,5 @@ describe('Discord limits across four gateways', () => {
     for (const e of posts) perGuild.set(e.guildId ?? '', (perGuild.get(e.guildId ?? '') ?? new Set()).add(String(e.nonce)));
     expect([...perGuild.values()].map((n) => n.size)).toEqual(guilds.map(() => 3));
     expect(perGuild.size).toBe(GUILDS);
-  });
+  }, 180_000);
 });

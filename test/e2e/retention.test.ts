@@ -124,5 +124,5 @@ describe('GUILD_DELETE and the retention clock', () => {
     expect(await logOf(back, 'purged')).toEqual([]);
     // Only one pod purged it (the lock, then purged_at).
     expect(await logOf(gone, 'purged')).toHaveLength(1);
-  });
+  }, 120_000);
 });
