@@ -5,6 +5,8 @@
 //   node dist/bench/run.js [--quick] [--out DIR] [--only planned,failover,edge,ring,renew] [--merge FILE]
 //   --only: run these parts (default all; `clusters` = planned + failover).
 //   --merge: start from an earlier run's JSON and replace only the parts run now.
+//   --sizes 1000,5000: guilds per gateway of the failover runs; --edge-seconds N.
+//   SIGINT/SIGTERM writes what was measured so far (the notes say where it stopped).
 //   --quick: every part at a tiny size with the baseline's constants shortened (checks the
 //            harness; its timings mean nothing).
 import { execFile } from 'node:child_process';
@@ -47,6 +49,8 @@ const arg = (name: string): string | undefined => (args.includes(name) ? args[ar
 const quick = args.includes('--quick');
 const only = new Set((arg('--only') ?? 'clusters,edge,ring,renew').split(',').flatMap((p) => (p === 'clusters' ? ['planned', 'failover'] : [p])));
 const merge = arg('--merge');
+const sizesArg = arg('--sizes');
+const edgeSecondsArg = arg('--edge-seconds');
 const outDir = arg('--out') ?? fileURLToPath(new URL('../../bench/results', import.meta.url));
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -63,6 +67,8 @@ const PLAN = quick
 
 /** The cluster running now: Ctrl-C (or a CI timeout's SIGTERM) must not leave its processes behind. */
 let active: BenchCluster | undefined;
+/** The report being filled, so an interrupted run still writes what it measured. */
+let current: BenchReport | undefined;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     progress(`bench: ${sig}: stopping the cluster's processes`);
@@ -73,11 +79,20 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
         /* gone */
       }
     }
-    void (active?.close() ?? Promise.resolve()).finally(() => process.exit(130));
+    void (active?.close() ?? Promise.resolve())
+      .then(() => {
+        if (!current) return;
+        current.notes.push(`Interrupted by ${sig} at ${new Date().toISOString()}: the parts after that were not measured.`);
+        finish(current);
+      })
+      .finally(() => process.exit(130));
   });
 }
 
 type Kind = 'planned' | 'failover' | 'both';
+
+if (sizesArg) (PLAN as { sizes: number[] }).sizes = sizesArg.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+if (edgeSecondsArg) (PLAN as { edgeSeconds: number }).edgeSeconds = Number(edgeSecondsArg);
 
 async function runDesign(design: Design, perPod: number, kind: Kind): Promise<DesignRun> {
   const guilds = perPod * PLAN.pods;
@@ -149,6 +164,7 @@ async function renewCost(): Promise<{ redisMs: number; stallMs: string }> {
 async function main(): Promise<void> {
   const started = Date.now();
   const report: BenchReport = { quick, startedAt: new Date(started).toISOString(), machine: machine(), plan: PLAN, designs: [], notes: [] };
+  current = report;
   if (quick) report.notes.push(`--quick: a tiny size (${PLAN.sizes.join(', ')} guilds per gateway standing in for 1,000 and 5,000, all scenarios on one cluster) and the baseline's constants shortened to heartbeat ${PLAN.baseline.heartbeatEveryMs} ms, poll ${PLAN.baseline.pollEveryMs} ms, dead after ${PLAN.baseline.deadAfterMs} ms: this checks the harness, its numbers mean nothing.`);
   progress(`bench: ${quick ? 'quick' : 'full'} run; parts ${[...only].join(', ')}; results to ${outDir}`);
 
@@ -160,15 +176,6 @@ async function main(): Promise<void> {
       const b = seedsPlacement(ids, pods);
       return { pods, leasehold: { maxOverMean: s.maxOverMean, joinMoved: s.join.moved, leaveMoved: s.leave.moved }, baseline: { maxOverMean: b.maxOverMean, joinMoved: b.joinMoved, leaveMoved: b.leaveMoved } };
     });
-  }
-  if (only.has('renew')) {
-    progress('renew: 10k leases (bench/leases.ts) and the baseline poll of 10k assignments');
-    report.renew = { ...(await renewCost()), baselinePoll: await measureBaselinePoll({ databaseUrl: DATABASE_URL, guilds: 10_000, pods: 2, reads: quick ? 3 : 15 }) };
-  }
-  if (only.has('edge')) {
-    progress(`edge: forwarding at ${PLAN.edgeRate} req/s (bench/edge.ts, then the seeds' HTTP pod)`);
-    const common = { databaseUrl: DATABASE_URL, rate: PLAN.edgeRate, seconds: PLAN.edgeSeconds, warmupSeconds: quick ? 1 : 2, guilds: 200 };
-    report.edge = { leasehold: await leaseholdEdge(), baseline: await measureBaselineEdge({ ...common, cacheTtlMs: 0 }), baselineCached: await measureBaselineEdge({ ...common, cacheTtlMs: 300_000 }) };
   }
   if (only.has('planned') || only.has('failover')) {
     // One cluster per size; where the planned scenarios share a size with a failover (--quick),
@@ -191,12 +198,26 @@ async function main(): Promise<void> {
       }
     }
   }
+  if (only.has('edge')) {
+    progress(`edge: forwarding at ${PLAN.edgeRate} req/s (bench/edge.ts, then the seeds' HTTP pod)`);
+    const common = { databaseUrl: DATABASE_URL, rate: PLAN.edgeRate, seconds: PLAN.edgeSeconds, warmupSeconds: quick ? 1 : 2, guilds: 200 };
+    report.edge = { leasehold: await leaseholdEdge(), baseline: await measureBaselineEdge({ ...common, cacheTtlMs: 0 }), baselineCached: await measureBaselineEdge({ ...common, cacheTtlMs: 300_000 }) };
+  }
+  if (only.has('renew')) {
+    progress('renew: 10k leases (bench/leases.ts) and the baseline poll of 10k assignments');
+    report.renew = { ...(await renewCost()), baselinePoll: await measureBaselinePoll({ databaseUrl: DATABASE_URL, guilds: 10_000, pods: 2, reads: quick ? 3 : 15 }) };
+  }
+  current = undefined;
+  finish(report);
+  progress(`bench: done in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
+}
+
+function finish(report: BenchReport): void {
   report.finishedAt = new Date().toISOString();
-  if (merge) mergeInto(report, JSON.parse(readFileSync(merge, 'utf8')) as BenchReport);
   report.machine = { ...report.machine, loadAtEnd: machine().loadAtStart };
+  if (merge) mergeInto(report, JSON.parse(readFileSync(merge, 'utf8')) as BenchReport);
   const { md } = writeResults(report, outDir);
   process.stdout.write(`${md}\n`);
-  progress(`bench: done in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
 }
 
 /**
