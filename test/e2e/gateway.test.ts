@@ -133,7 +133,8 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('gateways end to end', () => {
+// Each scenario's own waits carry their deadlines; the test's bound is their sum, not vitest's 60 s default.
+describe('gateways end to end', { timeout: 240_000 }, () => {
   it('three gateways split the guilds by the ring, and a fourth joining takes its share by handoff under load, losing nothing', async () => {
     for (const p of ['gw-1', 'gw-2', 'gw-3']) await startGateway(p);
     await waitFor('every guild owned and live', async () => (await allOwnedBy(['gw-1', 'gw-2', 'gw-3'])) && gateways.reduce((n, g) => n + liveGuilds(g).size, 0) >= GUILDS, 60_000, 200);
