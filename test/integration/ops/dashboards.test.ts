@@ -1,52 +1,10 @@
 // Grafana dashboards and Prometheus alert rules name only metrics that src/metrics.ts registers,
 // read histograms correctly, and cover what an operator watches (issue 9, DESIGN §9).
-import { readdirSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registry } from '../../../src/metrics.js';
 import { checkExpr, exportedMetrics, usesOf, type Exported } from './promql.js';
-import { asArr, asObj, isObj, parseYaml, readRepoFile, repoPath, type Obj } from './repo.js';
-
-interface Expr {
-  readonly where: string;
-  readonly expr: string;
-}
-
-const dashboardFiles = readdirSync(repoPath('grafana/dashboards')).filter((f) => f.endsWith('.json'));
-const dashboards = dashboardFiles.map((f) => ({ file: f, json: asObj(JSON.parse(readRepoFile('grafana/dashboards', f)), f) }));
-
-function panelsOf(d: Obj): Obj[] {
-  const out: Obj[] = [];
-  for (const p of asArr(d['panels'], 'panels')) {
-    const panel = asObj(p, 'panel');
-    out.push(panel);
-    if (Array.isArray(panel['panels'])) out.push(...panel['panels'].map((x) => asObj(x, 'row panel')));
-  }
-  return out;
-}
-
-function dashboardExprs(): Expr[] {
-  const out: Expr[] = [];
-  for (const { file, json } of dashboards) {
-    for (const p of panelsOf(json)) {
-      for (const t of Array.isArray(p['targets']) ? p['targets'] : []) {
-        const target = asObj(t, 'target');
-        if (typeof target['expr'] === 'string') out.push({ where: `${file} › ${String(p['title'])} › ${String(target['refId'])}`, expr: target['expr'] });
-      }
-    }
-    for (const v of asArr(asObj(json['templating'], 'templating')['list'], 'templating.list')) {
-      const variable = asObj(v, 'variable');
-      if (variable['type'] !== 'query') continue;
-      const q = typeof variable['query'] === 'string' ? variable['query'] : String(asObj(variable['query'], 'query')['query']);
-      const inner = /^label_values\((.*),\s*\w+\)$/.exec(q.trim())?.[1] ?? q;
-      out.push({ where: `${file} › variable ${String(variable['name'])}`, expr: inner });
-    }
-  }
-  return out;
-}
-
-const alertsDoc = asObj(parseYaml(readRepoFile('grafana/alerts.yml')), 'alerts.yml');
-const alertRules = asArr(alertsDoc['groups'], 'groups').flatMap((g) => asArr(asObj(g, 'group')['rules'], 'rules').map((r) => asObj(r, 'rule')));
-const alertExprs = (): Expr[] => alertRules.map((r) => ({ where: `alerts.yml › ${String(r['alert'])}`, expr: String(r['expr']) }));
+import { alertExprs, alertRules, dashboardExprs, dashboards, panelsOf } from './grafana.js';
+import { asArr, asObj, isObj, parseYaml, readRepoFile } from './repo.js';
 
 let exported: Exported;
 beforeAll(async () => {
