@@ -106,6 +106,9 @@ export class AssignmentStore {
    */
   async commitEpoch(guildId: string, owner: string, epoch: number, kind: 'claim' | 'handoff' | 'restore', from?: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
+      // A retried commit of the very same (owner, epoch) succeeds without logging it twice.
+      const cur = await trx.selectFrom('guild_assignments').select(['owner', 'epoch', 'state']).where('guild_id', '=', guildId).forUpdate().executeTakeFirst();
+      if (cur && Number(cur.epoch) === epoch && cur.owner === owner && cur.state === 'active') return;
       const row = await trx
         .insertInto('guild_assignments')
         .values({ guild_id: guildId, owner, epoch, state: 'active' })

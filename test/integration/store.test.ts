@@ -31,13 +31,13 @@ describe('assignment store', () => {
     expect(err).toBeInstanceOf(StaleEpochError);
     expect(err).toMatchObject({ attempted: 4, current: 5 });
     await expect(store.commitEpoch(G, 'pod-b', 5, 'claim')).rejects.toBeInstanceOf(StaleEpochError);
-    // The same owner committing the same epoch again (a retry) is not an error.
+    // The same owner committing the same epoch again (a retry) is not an error, and not a second log entry.
     await store.commitEpoch(G, 'pod-a', 5, 'claim');
     expect(await store.getAssignment(G)).toMatchObject({ owner: 'pod-a', epoch: 5, state: 'active' });
     await store.commitEpoch(G, 'pod-b', 6, 'handoff', 'pod-a');
     expect(await store.getAssignment(G)).toMatchObject({ owner: 'pod-b', epoch: 6 });
     const log = await store.readLog({ guildId: G });
-    expect(log.map((l) => `${l.kind}:${l.owner}:${l.epoch}:${l.from ?? ''}`)).toEqual(['claim:pod-a:5:', 'claim:pod-a:5:', 'handoff:pod-b:6:pod-a']);
+    expect(log.map((l) => `${l.kind}:${l.owner}:${l.epoch}:${l.from ?? ''}`)).toEqual(['claim:pod-a:5:', 'handoff:pod-b:6:pod-a']);
     expect((await store.floors([G, '999999999999999999'])).get(G)).toBe(6);
   });
 
