@@ -155,7 +155,9 @@ describe('ownership loop on real Redis and Postgres', () => {
     );
     const tookMs = Date.now() - stoppedAt;
     expect(monitor.stop()).toEqual([]);
-    expect(tookMs).toBeLessThan(TTL + RECONCILE + 1500);
+    // A bound only a missed member-expiry reconcile breaks (that would take another reconcile
+    // period and then a full TTL wait); how fast it really is belongs to bench/, not here.
+    expect(tookMs).toBeLessThan(TTL + RECONCILE + 3000);
     // Reported: how long the takeover took (the member-expiry reconcile makes it ≈ TTL + renew period).
     console.info(`takeover of ${victimGuilds.length} guilds took ${tookMs} ms (TTL ${TTL} ms)`);
     // Survivors' new epochs are above the victim's.
