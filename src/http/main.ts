@@ -51,6 +51,7 @@ export async function main(argv: string[]): Promise<void> {
   await store.migrate().catch((err: unknown) => logger.warn({ err }, 'Postgres unavailable at start; data epochs show as unknown until it is back'));
   const params = ringParams(config.ringVnodes, DEFAULT_RING_VERSION);
   let stopping = false;
+  let joined = false;
   const edge = createEdge({
     ...config,
     ringParams: params,
@@ -63,11 +64,18 @@ export async function main(argv: string[]): Promise<void> {
       shutdown: () => {
         if (stopping) throw new Error('shutting down');
       },
+      // Ready once this pod is a member and its own view shows it (the portal and /api/cluster
+      // then list it): not merely once the first view was read.
+      membership: () => {
+        if (!joined) throw new Error('not yet joined as an http member');
+      },
     },
   });
   await edge.start();
   const listening = await serve(edge.app.callback(), { host: config.host, port: config.port, advertiseAddr: config.advertiseAddr, logger, fields: () => ({ pod: config.podId }) });
   const membership = await joinAsEdge({ cluster, podId: config.podId, addr: listening.advertiseAddr, version: packageVersion(), ringParams: params, ttlMs: MEMBER_TTL_MS, logger });
+  await edge.routing.reconcile();
+  joined = true;
   await store.upsertPod({ podId: config.podId, role: 'http', addr: listening.advertiseAddr, version: packageVersion() }).catch((err: unknown) => logger.warn({ err }, 'recording this pod in Postgres failed'));
 
   onShutdown(logger, async () => {
