@@ -58,9 +58,11 @@ function parseSample(line: string, lineNo: number): Sample {
 }
 
 function parseValue(v: string, fail: (why: string) => never): number {
-  if (v === '+Inf' || v === 'Inf') return Infinity;
-  if (v === '-Inf') return -Infinity;
-  if (v === 'NaN') return NaN;
+  // Prometheus reads values with Go's ParseFloat: Inf and NaN in any case (prom-client writes "Nan").
+  const lower = v.toLowerCase();
+  if (lower === '+inf' || lower === 'inf') return Infinity;
+  if (lower === '-inf') return -Infinity;
+  if (lower === 'nan') return NaN;
   const n = Number(v);
   return Number.isNaN(n) ? fail(`bad value ${v}`) : n;
 }

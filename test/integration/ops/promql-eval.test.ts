@@ -21,6 +21,8 @@ describe('the exposition parser', () => {
   it('refuses a malformed line, naming its number', () => {
     expect(() => parsePromText('# TYPE a gauge\na{b="c" 1\n')).toThrow(/metrics line 2/);
     expect(() => parsePromText('a one\n')).toThrow(/bad value one/);
+    // prom-client writes NaN as "Nan" (a gauge with no data yet); Prometheus accepts any case.
+    expect(Number.isNaN(parsePromText("a Nan\nb +Inf\n").samples[0]!.value)).toBe(true);
   });
 });
 
