@@ -6,6 +6,7 @@ import { readMembers } from '../cluster/members.js';
 import { isSnowflake } from '../cluster/ids.js';
 import { signInternal } from '../runtime/internal-auth.js';
 import { errorMessage } from '../errors.js';
+import type { RestoreInPlaceResult } from '../gateway/restore-in-place.js';
 import { AdminError, type AdminDeps } from './operations.js';
 
 export interface RestoreOptions {
@@ -17,17 +18,8 @@ export interface RestoreOptions {
   readonly now?: () => number;
 }
 
-export interface RestoreReport {
-  readonly guildId: string;
-  readonly owner: string;
-  readonly fromEpoch: number;
-  readonly epoch: number;
-  readonly at: string | null;
-  readonly dataEpoch: number | null;
-  readonly movedAside: string | null;
-  readonly pauseMs: number;
-  readonly replayed: number;
-}
+/** What the owner reports (the internal API's answer), and who the owner was. */
+export type RestoreReport = RestoreInPlaceResult & { readonly owner: string };
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
