@@ -65,13 +65,16 @@ async function leaseCounts(): Promise<Map<string, number>> {
   return m;
 }
 
-/** Every lease sits on its desired owner (no override left): the ring has converged. */
-async function converged(): Promise<boolean> {
+/**
+ * Every lease sits on its desired owner (no override left): the ring has converged — over
+ * `ringSize` ready gateways when given (a pod whose sessions are not READY yet is not on the ring).
+ */
+async function converged(ringSize?: number): Promise<boolean> {
   const cluster = createClusterClient(t.redis, t.prefix, 1000);
   const store = createAssignmentStore({ databaseUrl: s.url, schema: s.schema });
   try {
     const st = computeStatus(await snapshot({ cluster, store, ringParams: ringParams() }));
-    return st.overrides.length === 0 && st.guilds.owned === GUILDS;
+    return st.overrides.length === 0 && st.guilds.owned === GUILDS && (ringSize === undefined || st.ringMembers.length === ringSize);
   } finally {
     await store.close();
   }
@@ -138,7 +141,7 @@ describe('gateways end to end', { timeout: 240_000 }, () => {
   it('three gateways split the guilds by the ring, and a fourth joining takes its share by handoff under load, losing nothing', async () => {
     for (const p of ['gw-1', 'gw-2', 'gw-3']) await startGateway(p);
     await waitFor('every guild owned and live', async () => (await allOwnedBy(['gw-1', 'gw-2', 'gw-3'])) && gateways.reduce((n, g) => n + liveGuilds(g).size, 0) >= GUILDS, 60_000, 200);
-    await waitFor('the ring to converge', converged, 60_000, 250);
+    await waitFor('the ring of three to converge', () => converged(3), 60_000, 250);
     const counts = await leaseCounts();
     expect(Math.max(...counts.values()) / (GUILDS / 3)).toBeLessThanOrEqual(1.2);
 
