@@ -168,10 +168,6 @@ export class RoutingView implements RouteSource {
     const now = this.deps.clock.now();
     const c = this.statusCache;
     if (c && (c.version === this.version || now - c.at < STATUS_MIN_INTERVAL_MS)) return c.status;
-    return this.computeStatus(now);
-  }
-
-  private computeStatus(now: number): ClusterStatus {
     const status = computeStatus(this.snapshot());
     this.statusCache = { version: this.version, at: now, status };
     return status;
@@ -272,8 +268,9 @@ export class RoutingView implements RouteSource {
     metrics.ringMembers.set(this.table.ringMembers.length);
     // Unowned guilds (known to Postgres, no lease in Redis) and ignored pins, as admin status
     // shows them: what the "unowned for a minute" alert and the dashboard's stats read. Computed
-    // afresh (reconciles are already spaced by RECONCILE_EVERY_MS) and left in the portal's cache.
-    const st = this.computeStatus(this.deps.clock.now());
+    // afresh (reconciles are already spaced by RECONCILE_EVERY_MS), and not left in the portal's
+    // cache: a cache filled here would serve this view to requests after later events for a while.
+    const st = computeStatus(this.snapshot());
     metrics.guildsUnowned.set(st.guilds.unowned.length);
     metrics.pinsIgnored.set(st.pins.filter((p) => !p.honoured).length);
   }
