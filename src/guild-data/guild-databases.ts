@@ -13,8 +13,15 @@ import { assertGuildId, GuildPaths } from './paths.js';
 export interface ReplicationHooks {
   /** Start replicating the guild's file to its epoch's replica path. */
   add(guildId: string, epoch: number): void;
-  /** Stop replicating it; resolves true when every write noted for it is in the replica. */
+  /**
+   * The guild is no longer served here; resolves true when every write noted for it is in the
+   * replica. Its file may stay in a running Litestream config afterwards (isAttached).
+   */
   remove(guildId: string): Promise<boolean>;
+  /** Take the file out of every Litestream config now, before it is replaced or deleted. */
+  detach(guildId: string): Promise<boolean>;
+  /** Whether a Litestream process still reads (and may checkpoint) the guild's file. */
+  isAttached(guildId: string): boolean;
   /** A transaction committed on the guild (replication lag tracking). */
   noteWrite(guildId: string): void;
   /** The guild's file was closed for good: stop counting its unconfirmed writes as lag. */
@@ -149,6 +156,8 @@ export class GuildDatabases {
     entry.db.catch(() => undefined);
     entry.settled = new Promise<void>((r) => (settle = r));
     this.entries.set(guildId, entry);
+    // A released guild's file can still be in a Litestream config: out of it before it changes.
+    await this.opts.replication?.detach(guildId);
     let done = false;
     const finish = () => {
       done = true;
@@ -206,7 +215,8 @@ export class GuildDatabases {
         return true;
       }
       await this.drained(e);
-      const flushed = reason === 'shutdown' || !this.opts.replication ? true : await this.opts.replication.remove(guildId);
+      const rep = this.opts.replication;
+      const flushed = reason === 'shutdown' || !rep ? true : reason === 'replaced' ? await rep.detach(guildId) : await rep.remove(guildId);
       if (!flushed && reason === 'idle') {
         this.opts.replication?.add(guildId, db.epoch);
         e.state = 'open';
@@ -215,13 +225,16 @@ export class GuildDatabases {
         return false;
       }
       if (!flushed) this.logger.warn({ guild: guildId, epoch: db.epoch, reason }, 'guild closed before replication confirmed its last writes (they are in the local file)');
-      try {
-        // Litestream no longer reads this file, so the WAL can be folded in and truncated: a
-        // closed guild then costs one file and no WAL.
-        const cp = db.checkpoint('TRUNCATE');
-        if (cp.busy) this.logger.debug({ guild: guildId }, 'final checkpoint was busy; the WAL stays until the next open');
-      } catch (err) {
-        this.logger.warn({ err, guild: guildId }, 'final checkpoint failed');
+      // Once Litestream no longer reads this file, the WAL can be folded in and truncated: a
+      // closed guild then costs one file and no WAL. While it still does (a released guild
+      // stays in its process until that restarts), checkpointing under it is Litestream's job.
+      if (!rep?.isAttached(guildId)) {
+        try {
+          const cp = db.checkpoint('TRUNCATE');
+          if (cp.busy) this.logger.debug({ guild: guildId }, 'final checkpoint was busy; the WAL stays until the next open');
+        } catch (err) {
+          this.logger.warn({ err, guild: guildId }, 'final checkpoint failed');
+        }
       }
       await db.close();
       this.opts.replication?.forget(guildId);

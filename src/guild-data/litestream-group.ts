@@ -4,6 +4,7 @@
 // a process that ran out of file descriptors instead of letting it spin.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rename, writeFile } from 'node:fs/promises';
+import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -38,6 +39,8 @@ export interface LitestreamGroupOptions {
   readonly onLine: (line: LitestreamLine) => void;
   /** Guild id of a database path, for log fields. */
   readonly guildOf: (dbPath: string) => string | undefined;
+  /** Scheduling niceness of the process (0-19; 0 = the gateway's own priority). */
+  readonly nice?: number;
 }
 
 export interface StopOutcome {
@@ -181,6 +184,13 @@ export class LitestreamGroup {
     this.emfileSeen = false;
     const child = spawn(this.o.bin, ['replicate', '-config', this.o.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    if (this.o.nice && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, this.o.nice);
+      } catch (err) {
+        this.o.logger.warn({ err, group: this.o.id }, 'could not lower the Litestream process priority');
+      }
+    }
     this.state = 'running';
     this.startedAt = this.o.clock.now();
     this.opened = 0;

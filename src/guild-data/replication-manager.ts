@@ -1,7 +1,8 @@
 // Replicates the gateway's open guilds with Litestream v0.3.13: one replica path per guild and
-// epoch, guilds spread over several Litestream processes so a change restarts one of them
-// (debounced: v0.3 reads its config only at start), replication lag from Litestream's own log
-// lines, and data_epoch advanced once a new epoch's path has a snapshot.
+// epoch, guilds spread over several Litestream processes so that arrivals restart only small
+// young processes and departures restart none (group-layout.ts; debounced: v0.3 reads its
+// config only at start), replication lag from Litestream's own log lines, and data_epoch
+// advanced once a new epoch's path has a snapshot.
 import { mkdirSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -30,8 +31,23 @@ export interface ReplicationOptions {
   readonly monitorIntervalMs?: number;
   /** How often each replica ships what was copied (default: the monitor interval). */
   readonly syncIntervalMs?: number;
-  /** Guilds per Litestream process before its group splits (default 200). */
+  /** Most guilds per Litestream process (default 200); arrivals fill groups of a quarter of it. */
   readonly groupSize?: number;
+  /**
+   * A released guild stays in its process until Litestream confirms its last writes, at most
+   * this long; then its process restarts without it, which syncs it (default 2 monitor intervals + 2 s).
+   */
+  readonly releaseWaitMs?: number;
+  /** Maintenance (merging small groups, dropping released guilds) runs after this long without changes (default 10 s)… */
+  readonly quietMs?: number;
+  /** …and drops a group's released guilds once the oldest waited this long (default 60 s). */
+  readonly releasedAfterMs?: number;
+  /**
+   * Niceness of the replicating processes (default 0). Above 0, under CPU contention the
+   * gateway itself (renewals, events, restores after a failover) runs first and replication
+   * lags instead; leasehold_replication_lag_seconds shows by how much.
+   */
+  readonly nice?: number;
   /** Wait this long after a change for more before restarting a group (default 250 ms)… */
   readonly restartDebounceMs?: number;
   /** …but never longer than this after the first change (default 2000 ms). */
@@ -66,6 +82,12 @@ interface Waiter {
   readonly resolve: (flushed: boolean) => void;
 }
 
+interface ReleaseWaiter {
+  readonly guildId: string;
+  readonly resolve: (flushed: boolean) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
 export class ReplicationManager implements ReplicationHooks {
   readonly target: ReplicaTarget;
   readonly paths: GuildPaths;
@@ -83,8 +105,14 @@ export class ReplicationManager implements ReplicationHooks {
   /** db path → wall time a replica sync began reading (until its "written" line). */
   private readonly syncStarted = new Map<string, number>();
   private readonly dirty = new Set<string>();
+  /** Guilds dropped from the layout whose lag is forgotten once their process's restart confirmed what it could. */
+  private readonly dropped = new Set<string>();
   private waiters: Waiter[] = [];
+  private releaseWaiters: ReleaseWaiter[] = [];
   private firstDirtyAt: number | undefined;
+  private lastChangeAt = 0;
+  private maintenanceTimer: NodeJS.Timeout | undefined;
+  private applyingNow = false;
   private debounce: NodeJS.Timeout | undefined;
   private lagTimer: NodeJS.Timeout | undefined;
   private applying: Promise<void> = Promise.resolve();
@@ -103,6 +131,7 @@ export class ReplicationManager implements ReplicationHooks {
     this.monitorIntervalMs = o.monitorIntervalMs ?? 1000;
     this.syncIntervalMs = o.syncIntervalMs ?? this.monitorIntervalMs;
     this.layout = new GroupLayout(o.groupSize ?? 200);
+    this.lastChangeAt = this.clock.now();
     this.advancer = o.store
       ? new DataEpochAdvancer({
           store: o.store,
@@ -122,6 +151,11 @@ export class ReplicationManager implements ReplicationHooks {
       this.lagTimer = setInterval(() => metrics.replicationLagSeconds.set(this.replicationLag()), this.o.lagEveryMs ?? 1000);
       this.lagTimer.unref();
     }
+    if (!this.maintenanceTimer) {
+      const quiet = this.o.quietMs ?? 10_000;
+      this.maintenanceTimer = setInterval(() => this.maintain(), Math.max(50, Math.floor(quiet / 4)));
+      this.maintenanceTimer.unref();
+    }
   }
 
   /** Stop every Litestream process (SIGTERM: each syncs its databases one last time). */
@@ -130,6 +164,8 @@ export class ReplicationManager implements ReplicationHooks {
     if (this.debounce) clearTimeout(this.debounce);
     if (this.lagTimer) clearInterval(this.lagTimer);
     this.lagTimer = undefined;
+    if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
+    this.maintenanceTimer = undefined;
     await this.applying;
     await Promise.all(
       [...this.groups].map(async ([id, group]) => {
@@ -140,28 +176,73 @@ export class ReplicationManager implements ReplicationHooks {
     );
     for (const w of this.waiters) w.resolve(this.lag.isReplicated(w.guildId));
     this.waiters = [];
+    for (const w of this.releaseWaiters) {
+      clearTimeout(w.timer);
+      w.resolve(this.lag.isReplicated(w.guildId));
+    }
+    this.releaseWaiters = [];
     await this.advancer?.stop();
   }
 
   add(guildId: string, epoch: number): void {
     if (this.stopped) return;
     const cur = this.replicated.get(guildId);
-    if (cur === epoch) return;
+    if (cur === epoch) {
+      // Released but still in its process's config: serve it again, no restart.
+      this.layout.add(guildId);
+      this.settleReleaseWaiters();
+      return;
+    }
     this.replicated.set(guildId, epoch);
     const change = this.layout.add(guildId);
-    // Same group, new epoch: the path changed, so the group's config did too.
+    // Still in a config at another epoch (its file should have been detached before it was
+    // replaced): the path changed, so that group's config did too.
     const group = this.layout.group(guildId);
-    this.markDirty([...change.changed, ...change.removed, ...(group ? [group] : [])]);
+    this.markDirty([...change.changed, ...change.removed, ...(cur !== undefined && group ? [group] : [])]);
     this.advancer?.track(guildId, epoch);
   }
 
+  /**
+   * The guild is no longer served here (its file is closing). It stays in its process's config,
+   * so nothing restarts; resolves true once Litestream confirmed every write noted for it. If
+   * that takes longer than releaseWaitMs, its process restarts without it (SIGTERM syncs it)
+   * and this resolves with whether that confirmed them.
+   */
   remove(guildId: string): Promise<boolean> {
+    if (!this.replicated.has(guildId) || !this.layout.release(guildId, this.clock.now())) return Promise.resolve(this.lag.isReplicated(guildId));
+    // The lag tracker confirms a write up to one monitor tick early (lag-tracker.ts): a write
+    // that landed after the shadow copy ships at the next tick. The process keeps running, so
+    // it does ship; waiting two more ticks before saying so keeps "true" true for a caller that
+    // hands the guild to a pod restoring from the replica right away.
+    const shipped = (flushed: boolean): Promise<boolean> => (flushed ? new Promise((r) => setTimeout(() => r(true), 2 * this.monitorIntervalMs + 50).unref()) : Promise.resolve(false));
+    if (this.lag.isReplicated(guildId)) return shipped(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.releaseWaiters = this.releaseWaiters.filter((w) => w.timer !== timer);
+        // A restart without it: SIGTERM makes Litestream sync it one last time.
+        void this.detach(guildId).then(resolve);
+      }, this.o.releaseWaitMs ?? 2 * this.monitorIntervalMs + 2000);
+      timer.unref();
+      this.releaseWaiters.push({ guildId, resolve: (flushed) => void shipped(flushed).then(resolve), timer });
+    });
+  }
+
+  /**
+   * Take the guild out of its process now (before its file is replaced or deleted): resolves
+   * once the process restarted without it, true when its writes were confirmed.
+   */
+  detach(guildId: string): Promise<boolean> {
     const group = this.layout.group(guildId);
-    if (!this.replicated.has(guildId) || group === undefined) return Promise.resolve(this.lag.isReplicated(guildId));
+    if (group === undefined) return Promise.resolve(this.lag.isReplicated(guildId));
     this.replicated.delete(guildId);
-    const change = this.layout.remove(guildId);
+    const change = this.layout.detach(guildId);
     this.markDirty([...change.changed, ...change.removed]);
     return new Promise((resolve) => this.waiters.push({ guildId, group, resolve }));
+  }
+
+  /** Whether the guild's file is in a running config (Litestream may read and checkpoint it). */
+  isAttached(guildId: string): boolean {
+    return this.layout.group(guildId) !== undefined;
   }
 
   /** The guild's file was closed here: its unconfirmed writes (if any) are no longer this pod's lag. */
@@ -257,6 +338,7 @@ export class ReplicationManager implements ReplicationHooks {
     for (const g of groups) this.dirty.add(g);
     if (this.dirty.size === 0) return;
     const now = this.clock.now();
+    this.lastChangeAt = now;
     this.firstDirtyAt ??= now;
     const debounceMs = this.o.restartDebounceMs ?? 250;
     const wait = Math.max(0, Math.min(debounceMs, this.firstDirtyAt + (this.o.maxDebounceMs ?? 2000) - now));
@@ -280,10 +362,55 @@ export class ReplicationManager implements ReplicationHooks {
     const dirty = [...this.dirty];
     this.dirty.clear();
     if (dirty.length === 0 || this.stopped) return;
-    const emptied = dirty.filter((g) => this.layout.members(g).length === 0);
-    const filled = dirty.filter((g) => this.layout.members(g).length > 0);
-    await Promise.all(emptied.map((g) => this.reconfigure(g, [])));
-    await Promise.all(filled.map((g) => this.reconfigure(g, this.layout.members(g))));
+    this.applyingNow = true;
+    try {
+      // A process restarting anyway drops its released guilds for free.
+      for (const g of dirty) this.forgetDetached(this.layout.dropReleased(g));
+      const emptied = dirty.filter((g) => this.layout.members(g).length === 0);
+      const filled = dirty.filter((g) => this.layout.members(g).length > 0);
+      await Promise.all(emptied.map((g) => this.reconfigure(g, [])));
+      await Promise.all(filled.map((g) => this.reconfigure(g, this.layout.members(g))));
+    } finally {
+      this.applyingNow = false;
+      this.settleReleaseWaiters();
+      // Their processes stopped (a clean stop credited their last writes): their files are
+      // closed, so what is still unconfirmed is no longer this pod's lag.
+      for (const g of this.dropped) if (!this.replicated.has(g)) this.lag.forget(g);
+      this.dropped.clear();
+    }
+  }
+
+  /** Released guilds dropped from every config: no longer replicated here. */
+  private forgetDetached(guilds: readonly string[]): void {
+    for (const g of guilds) {
+      this.replicated.delete(g);
+      this.dropped.add(g);
+    }
+  }
+
+  /** One maintenance step when nothing changed for a while (group-layout.ts). */
+  private maintain(): void {
+    if (this.stopped || this.applyingNow || this.dirty.size > 0 || this.debounce) return;
+    const now = this.clock.now();
+    if (now - this.lastChangeAt < (this.o.quietMs ?? 10_000)) return;
+    const step = this.layout.maintenance(now, this.o.releasedAfterMs ?? 60_000);
+    if (!step) return;
+    this.forgetDetached(step.detached);
+    this.logger.info({ step: step.kind, restarted: step.changed, stopped: step.removed, detached: step.detached.length }, 'litestream maintenance');
+    this.markDirty([...step.changed, ...step.removed]);
+  }
+
+  /** Answer remove() calls whose guild is confirmed, or no longer in any config. */
+  private settleReleaseWaiters(): void {
+    if (this.releaseWaiters.length === 0) return;
+    this.releaseWaiters = this.releaseWaiters.filter((w) => {
+      const done = this.lag.isReplicated(w.guildId) || !this.layout.isReleased(w.guildId);
+      if (done) {
+        clearTimeout(w.timer);
+        w.resolve(this.lag.isReplicated(w.guildId));
+      }
+      return !done;
+    });
   }
 
   private async reconfigure(groupId: string, members: readonly string[]): Promise<void> {
@@ -361,6 +488,7 @@ export class ReplicationManager implements ReplicationHooks {
       stopTimeoutMs: this.o.stopTimeoutMs ?? 30_000,
       firstSyncMs: Math.ceil(1.5 * this.monitorIntervalMs) + 100,
       guildOf: (p) => this.paths.guildOfDbPath(p),
+      nice: this.o.nice ?? 0,
       onLine: (line) => this.onLine(id, line),
     });
   }
@@ -383,6 +511,7 @@ export class ReplicationManager implements ReplicationHooks {
         const started = this.syncStarted.get(ev.db);
         this.syncStarted.delete(ev.db);
         if (started !== undefined) this.lag.noteReplicated(guildId, started);
+        this.settleReleaseWaiters();
         if (ev.kind === 'snapshot-done') {
           const epoch = this.configured.get(groupId)?.get(guildId);
           if (epoch !== undefined) this.advancer?.noteSnapshot(guildId, epoch);

@@ -26,7 +26,7 @@ afterEach(async () => {
 });
 
 /** A gateway's guild data on its own volume. `crashBackoffMs` large = a Litestream that stays dead. */
-function pod(name: string, extra: { crashBackoffMs?: number; idleCloseMs?: number; sweepEveryMs?: number; monitorIntervalMs?: number; syncIntervalMs?: number; groupSize?: number; bin?: string } = {}): GuildData {
+function pod(name: string, extra: { crashBackoffMs?: number; idleCloseMs?: number; sweepEveryMs?: number; monitorIntervalMs?: number; syncIntervalMs?: number; groupSize?: number; bin?: string; quietMs?: number; releasedAfterMs?: number } = {}): GuildData {
   const gd = testGuildData({
     dataDir: dirs.dataDir(name),
     replicaUrl: dirs.replicaUrl,
@@ -39,6 +39,8 @@ function pod(name: string, extra: { crashBackoffMs?: number; idleCloseMs?: numbe
       ...(extra.syncIntervalMs !== undefined ? { syncIntervalMs: extra.syncIntervalMs } : {}),
       ...(extra.groupSize !== undefined ? { groupSize: extra.groupSize } : {}),
       ...(extra.bin !== undefined ? { bin: extra.bin } : {}),
+      ...(extra.quietMs !== undefined ? { quietMs: extra.quietMs } : {}),
+      ...(extra.releasedAfterMs !== undefined ? { releasedAfterMs: extra.releasedAfterMs } : {}),
     },
   });
   running.push(gd);
@@ -141,6 +143,26 @@ describe('restore on claim', () => {
       ['from-a', 10],
       ['from-b', 5],
     ]);
+  });
+
+  it('an owner that died before data_epoch moved to its path is restored from that path, not from the older state', async () => {
+    const g = newGuildId();
+    // pod-a's writes reach its epoch-1 path, but it dies before recording data_epoch 1.
+    const neverAdvances = { getAssignment: (id: string) => ts.store.getAssignment(id), advanceDataEpoch: async () => false };
+    const a = testGuildData({ dataDir: dirs.dataDir('pod-a'), replicaUrl: dirs.replicaUrl, store: neverAdvances });
+    running.push(a);
+    await ts.store.commitEpoch(g, 'pod-a', 1, 'claim');
+    await a.restoreGuild(g, 1);
+    await writeMessages(a, g, 1, 0, 4);
+    await replicated(a, g);
+    expect(await a.replication.target.hasSnapshot(g, 1)).toBe(true);
+    expect(await dataEpoch(g)).toBeNull();
+    // pod-b claims at 3 (epoch 2 was claimed and never got a snapshot): it takes path 1.
+    await ts.store.commitEpoch(g, 'pod-x', 2, 'claim');
+    const b = pod('pod-b');
+    const r = await claim(b, g, 'pod-b', 3);
+    expect(r).toMatchObject({ source: 'replica', dataEpoch: 1 });
+    expect(await total(b, g, 3)).toBe(4);
   });
 
   it('a missing replica for a recorded data_epoch fails the claim instead of starting empty, and is retried', async () => {
@@ -273,6 +295,85 @@ describe('replication', () => {
     expect(restarted.length).toBeLessThanOrEqual(4);
     for (const g of [...ids, extra]) await writeMessages(a, g, 1, 0, 1);
     for (const g of [...ids, extra]) await replicated(a, g);
+  });
+
+  it('a burst of arrivals restarts only new small processes; the settled ones keep running', async () => {
+    // Size 8: arrivals fill groups of 2.
+    const a = pod('pod-a', { groupSize: 8, quietMs: 60_000 });
+    const settledIds = Array.from({ length: 4 }, () => newGuildId());
+    for (const g of settledIds) await claim(a, g, 'pod-a', 1);
+    await a.replication.settled();
+    const before = new Map(settledIds.map((g) => [g, a.replication.pidOf(g)]));
+    expect(new Set(before.values()).size).toBe(2);
+    const burst = Array.from({ length: 6 }, () => newGuildId());
+    await Promise.all(burst.map((g) => claim(a, g, 'pod-a', 1)));
+    await a.replication.settled();
+    for (const g of settledIds) expect(a.replication.pidOf(g)).toBe(before.get(g));
+    expect(a.health().groups.filter((x) => x.dbs > 2)).toEqual([]);
+    for (const g of [...settledIds, ...burst]) await writeMessages(a, g, 1, 0, 1);
+    for (const g of [...settledIds, ...burst]) await replicated(a, g);
+  });
+
+  it('a guild given up restarts no process: Litestream ships its last writes, and it comes back at the same epoch with no restart', async () => {
+    const a = pod('pod-a', { groupSize: 8, quietMs: 60_000 });
+    const [g, other] = [newGuildId(), newGuildId()];
+    await claim(a, g, 'pod-a', 1);
+    await claim(a, other, 'pod-a', 1);
+    await a.replication.settled();
+    const pid = a.replication.pidOf(g);
+    expect(pid).toBeDefined();
+    await writeMessages(a, g, 1, 0, 5);
+    // Released while its last writes may not be shipped yet: resolves once Litestream confirms them.
+    expect(await a.release(g)).toBe(true);
+    expect(a.dbs.isOpen(g)).toBe(false);
+    expect(a.replication.isAttached(g)).toBe(true);
+    expect(a.replication.pidOf(other)).toBe(pid);
+    // Reopened at the same epoch: the same process still replicates it.
+    await writeMessages(a, g, 1, 5, 1);
+    await a.replication.settled();
+    expect(a.replication.pidOf(g)).toBe(pid);
+    await replicated(a, g);
+    // Another pod claims it from the replica: all six rows are there.
+    await a.release(g);
+    const b = pod('pod-b');
+    await claim(b, g, 'pod-b', 2);
+    expect(await total(b, g, 2)).toBe(6);
+  });
+
+  it('a released guild still in a process is taken out of it before its file is replaced', async () => {
+    const a = pod('pod-a', { groupSize: 8, quietMs: 60_000 });
+    const [g, other] = [newGuildId(), newGuildId()];
+    await claim(a, g, 'pod-a', 1);
+    await claim(a, other, 'pod-a', 1);
+    await writeMessages(a, g, 1, 0, 2);
+    await replicated(a, g);
+    await a.release(g);
+    expect(a.replication.isAttached(g)).toBe(true);
+    const pid = a.replication.pidOf(other);
+    // Claimed again here at a new epoch: the restore must not replace a file Litestream reads.
+    await claim(a, g, 'pod-a', 2);
+    expect(a.replication.pidOf(other)).not.toBe(pid);
+    expect(a.replication.epochOf(g)).toBe(2);
+    await writeMessages(a, g, 2, 2, 1);
+    await replicated(a, g);
+    await waitFor('data_epoch 2', async () => (await dataEpoch(g)) === 2, 15_000);
+    const b = pod('pod-b');
+    await claim(b, g, 'pod-b', 3);
+    expect(await total(b, g, 3)).toBe(3);
+  });
+
+  it('once quiet, maintenance merges small processes and drops released guilds; every guild still replicates', async () => {
+    const a = pod('pod-a', { groupSize: 8, quietMs: 300, releasedAfterMs: 500 });
+    const all = Array.from({ length: 6 }, () => newGuildId());
+    for (const g of all) await claim(a, g, 'pod-a', 1);
+    await a.replication.settled();
+    expect(a.health().groups).toHaveLength(3);
+    const gone = all[0] as string;
+    await a.release(gone);
+    await waitFor('one process with the five guilds still served', () => a.health().groups.length === 1 && a.health().groups[0]?.dbs === 5 && a.health().groups[0]?.state === 'running', 20_000);
+    expect(a.replication.isAttached(gone)).toBe(false);
+    for (const g of all.slice(1)) await writeMessages(a, g, 1, 0, 1);
+    for (const g of all.slice(1)) await replicated(a, g);
   });
 
   it('running out of file descriptors is reported and stopped instead of spinning', async () => {
