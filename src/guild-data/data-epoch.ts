@@ -33,6 +33,9 @@ export class DataEpochAdvancer {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  /** Guilds whose snapshot was just reported, checked ahead of the rounds. */
+  private readonly soon = new Set<string>();
+  private draining: Promise<void> | undefined;
   private warnedNoDelete = false;
 
   constructor(private readonly o: DataEpochAdvancerOptions) {
@@ -45,10 +48,29 @@ export class DataEpochAdvancer {
     if (cur === undefined || cur < epoch) this.pending.set(guildId, epoch);
   }
 
-  /** Litestream reported a finished snapshot for the guild's path at `epoch`. */
+  /**
+   * Litestream reported a finished snapshot for the guild's path at `epoch`: check that guild
+   * now, not in the next round over every waiting guild (a round over a thousand guilds being
+   * claimed takes seconds, and until data_epoch moves a claimer would restore older data).
+   */
   noteSnapshot(guildId: string, epoch: number): void {
     this.snapshotsSeen.add(key(guildId, epoch));
-    if (this.pending.get(guildId) === epoch) void this.checkSoon();
+    if (this.pending.get(guildId) !== epoch) return;
+    this.soon.add(guildId);
+    if (!this.draining) this.draining = this.drainSoon().finally(() => (this.draining = undefined));
+  }
+
+  private async drainSoon(): Promise<void> {
+    while (this.soon.size > 0) {
+      const batch = [...this.soon].slice(0, 16);
+      for (const g of batch) this.soon.delete(g);
+      await Promise.all(
+        batch.map(async (g) => {
+          const e = this.pending.get(g);
+          if (e !== undefined) await this.checkOne(g, e).catch((err: unknown) => this.logger.warn({ guild: g, epoch: e, err: errorMessage(err) }, 'data epoch check failed; retrying'));
+        }),
+      );
+    }
   }
 
   waiting(): ReadonlyMap<string, number> {
@@ -64,6 +86,8 @@ export class DataEpochAdvancer {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.soon.clear();
+    await this.draining;
     await this.running;
   }
 

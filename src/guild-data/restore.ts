@@ -65,7 +65,10 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
   const logger = (deps.logger ?? silentLogger).child({ guild: guildId, epoch });
   const started = clock.now();
   const assignment = await store.getAssignment(guildId);
-  const dataEpoch = assignment?.dataEpoch ?? null;
+  const recorded = assignment?.dataEpoch ?? null;
+  // A point in time is looked up in data_epoch's history only; a claim takes the newest state.
+  const dataEpoch = at ? recorded : await newestComplete(deps.replication.target, guildId, recorded, epoch);
+  if (dataEpoch !== recorded) logger.info({ recorded, newer: dataEpoch }, 'a newer epoch path than data_epoch has a snapshot: restoring from it');
   const fail = (reason: RestoreError['reason'], detail: string): never => {
     const err = new RestoreError(guildId, dataEpoch ?? -1, reason, detail);
     metrics.restoreFailures.inc();
@@ -117,6 +120,23 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
     await rm(scratch, { force: true });
     await rm(`${scratch}.tmp`, { force: true });
   }
+}
+
+/**
+ * The epoch path to restore a claim from: data_epoch, or a newer epoch's path below ours that
+ * already has a snapshot. data_epoch moves only after its owner saw that snapshot and wrote
+ * Postgres, seconds later (more while a pod is claiming hundreds of guilds); an owner that died
+ * in between left a newer complete state than data_epoch names, and starting from the older one
+ * would lose what the replay buffer no longer holds. Every owner starts from the newest state
+ * there was (a restore like this one, or the previous owner's handoff copy), so a newer epoch's
+ * state holds everything an older one does. Targets that cannot list paths (S3) use data_epoch.
+ */
+async function newestComplete(target: ReplicationManager['target'], guildId: string, recorded: number | null, epoch: number): Promise<number | null> {
+  const epochs = await target.listEpochs(guildId).catch(() => undefined);
+  if (!epochs) return recorded;
+  const newer = epochs.filter((e) => e < epoch && e > (recorded ?? 0)).sort((a, b) => b - a);
+  for (const e of newer) if (await target.hasSnapshot(guildId, e).catch(() => false)) return e;
+  return recorded;
 }
 
 /**
