@@ -13,7 +13,7 @@ import { EventStreamReader } from './events.js';
 import { agreeRingParams, readMembers, type MemberClient, type MemberFields } from './members.js';
 import { decide, MissingLeaseTracker, type Action, type HeldLease } from './ownership.js';
 import { RoutingTable } from './routing.js';
-import { ringParamsId } from './ring.js';
+import { ringParamsId, type Ring } from './ring.js';
 import type { ClusterEvent, ClusterView, RingParams } from './types.js';
 
 export interface OwnershipHooks {
@@ -30,6 +30,14 @@ export interface OwnershipHooks {
    * A gateway's hook sends the guild's database first. Resolves once the lease has moved.
    */
   handoff?(guildId: string, epoch: number, to: string, floor: number): Promise<void>;
+  /**
+   * About to claim these guilds (their leases ran out and this pod is their desired owner);
+   * `claimEnded` follows for each, with whether it became ours. Claims of a thousand guilds take
+   * a while: a gateway keeps their events from here on.
+   */
+  claiming?(guildIds: readonly string[]): void;
+  /** Not called when a claim round waits for Postgres (it is retried). */
+  claimEnded?(guildId: string, ours: boolean): void;
 }
 
 export interface OwnershipOptions {
@@ -71,6 +79,12 @@ export class OwnershipLoop {
   /** Guilds whose epoch this pod is moving itself (rollEpoch): their own handoff entry is not a loss. */
   private readonly rolling = new Set<string>();
   private readonly adopting = new Map<string, Promise<void>>();
+  /** Guilds this pod is handing off now: a renew that finds the lease moved is the handoff's own doing. */
+  private readonly handingOff = new Set<string>();
+  /** Guild → the epoch this pod handed away: the mirror can show it as ours a while longer; not to be adopted. */
+  private readonly movedAway = new Map<string, number>();
+  /** guild@epoch → when the mirror may make us try adopting it again, after a failure. */
+  private readonly adoptRetryAt = new Map<string, { at: number; backoffMs: number }>();
   private readonly tracker: MissingLeaseTracker;
   private readonly retryAfter = new Map<string, { at: number; backoffMs: number }>();
   private view: ClusterView;
@@ -79,6 +93,10 @@ export class OwnershipLoop {
   private timers: NodeJS.Timeout[] = [];
   private decideScheduled = false;
   private lastDecideAt = -Infinity;
+  /** How long the last decision took (ms). */
+  private lastDecideMs = 0;
+  /** The ring's share of the guilds, for claims (claimCandidates). */
+  private candidates: { ring: Ring; source: Iterable<string>; size: number; at: number; list: string[] } | undefined;
   private decideTimer: NodeJS.Timeout | undefined;
   private reconciling: Promise<void> | undefined;
   private lastReconcileAt = -Infinity;
@@ -105,6 +123,15 @@ export class OwnershipLoop {
   holds(guildId: string, epoch: number): boolean {
     const h = this.held.get(guildId);
     return h !== undefined && h.epoch === epoch && this.deps.clock.now() < h.deadline;
+  }
+
+  /**
+   * The guild's writes at `epoch` were fenced out (its deadline passed): stop holding it there.
+   * A fence only fails past the deadline or once the lease is gone, and neither comes back.
+   */
+  fenced(guildId: string, epoch: number): void {
+    const h = this.held.get(guildId);
+    if (h && h.epoch === epoch && this.deps.clock.now() >= h.deadline) this.drop(guildId, epoch, 'deadline');
   }
 
   get running(): boolean {
@@ -221,8 +248,12 @@ export class OwnershipLoop {
       this.held.set(guildId, { guildId, epoch, deadline: sent + this.opts.ttlMs - this.opts.marginMs });
       this.updateOwnedGauge();
       await this.deps.hooks.acquired(guildId, epoch, 'adopt');
+      this.adoptRetryAt.delete(`${guildId}@${epoch}`);
     } catch (err) {
-      this.deps.logger.warn({ err, guild: guildId, epoch }, 'adopting a handed-over lease failed');
+      const key = `${guildId}@${epoch}`;
+      const backoffMs = Math.min((this.adoptRetryAt.get(key)?.backoffMs ?? 250) * 2, 10_000);
+      this.adoptRetryAt.set(key, { at: this.deps.clock.now() + backoffMs, backoffMs });
+      this.deps.logger.warn({ err, guild: guildId, epoch, retryInMs: backoffMs }, 'adopting a handed-over lease failed');
       const h = this.held.get(guildId);
       if (h?.epoch === epoch) {
         this.drop(guildId, epoch, 'lost');
@@ -344,7 +375,11 @@ export class OwnershipLoop {
   private scheduleDecide(): void {
     if (this.decideScheduled || this.status === 'stopped') return;
     this.decideScheduled = true;
-    const wait = Math.max(0, this.lastDecideAt + this.opts.decideMinIntervalMs - this.deps.clock.now());
+    // At least four times the last decision's own duration apart: a decision over 100k
+    // unleased guilds (a cold start, a mass failover) takes tens of ms, and one per stream
+    // event burst would otherwise use the whole core.
+    const gap = Math.max(this.opts.decideMinIntervalMs, 4 * this.lastDecideMs);
+    const wait = Math.max(0, this.lastDecideAt + gap - this.deps.clock.now());
     const run = () => {
       this.decideScheduled = false;
       this.decideTimer = undefined;
@@ -355,9 +390,36 @@ export class OwnershipLoop {
       } catch (err) {
         this.deps.logger.error({ err }, 'ownership decision failed');
       }
+      this.lastDecideMs = this.deps.clock.now() - this.lastDecideAt;
     };
     if (wait === 0) queueMicrotask(run);
     else this.decideTimer = setTimeout(run, wait);
+  }
+
+  /**
+   * The guilds decide() may claim: those the ring gives this pod, plus those pinned to it. It
+   * would find the same among every guild, but walking 100k guilds per decision (a cold start,
+   * a mass failover: one decision per burst of stream events) cost most of a core; the ring's
+   * share is worked out again only when the ring, the guild collection or its size changes, and
+   * at least every reconcile interval.
+   */
+  private claimCandidates(): Iterable<string> {
+    const source = this.opts.guilds();
+    // The routing table's ring: it applies member departures from the stream before the view
+    // is re-read, so its share is a superset of what decide() (on the view) may claim.
+    const ring = this.routing.ring;
+    const size = source instanceof Set || source instanceof Map ? source.size : Array.isArray(source) ? source.length : -1;
+    const now = this.deps.clock.now();
+    const c = this.candidates;
+    if (!c || c.ring !== ring || c.source !== source || c.size !== size || size < 0 || now - c.at > this.opts.reconcileEveryMs) {
+      const list: string[] = [];
+      for (const g of source) if (ring.lookup(g) === this.opts.podId) list.push(g);
+      this.candidates = { ring, source, size, at: now, list };
+    }
+    const mine = (this.candidates as { list: string[] }).list;
+    const pinned: string[] = [];
+    for (const [g, pod] of this.view.pins) if (pod === this.opts.podId && (!(source instanceof Set) || source.has(g))) pinned.push(g);
+    return pinned.length > 0 ? [...mine, ...pinned] : mine;
   }
 
   private selfState(): { ready: boolean; draining: boolean; cordoned: boolean } {
@@ -371,7 +433,7 @@ export class OwnershipLoop {
       self: this.opts.podId,
       selfState: this.selfState(),
       view: this.view,
-      guilds: this.opts.guilds(),
+      guilds: this.claimCandidates(),
       leases: this.routing.leases(),
       untilMissing: this.tracker.missing(),
       held: this.held,
@@ -393,9 +455,18 @@ export class OwnershipLoop {
 
   /** Leases the mirror shows as ours (handed to us since we joined) that we do not hold yet. */
   private adoptAnnounced(): void {
-    for (const [guildId, lease] of this.routing.leases()) {
-      if (lease.owner !== this.opts.podId || this.busy.has(guildId) || this.held.get(guildId)?.epoch === lease.epoch) continue;
+    if (this.adoptRetryAt.size > 1000) {
+      const stale = this.deps.clock.now() - 60_000;
+      for (const [k, v] of this.adoptRetryAt) if (v.at < stale) this.adoptRetryAt.delete(k);
+    }
+    for (const lease of this.routing.leasesOf(this.opts.podId)) {
+      const guildId = lease.guildId;
+      if (this.busy.has(guildId) || this.held.get(guildId)?.epoch === lease.epoch) continue;
       if (lease.since < this.joinedAtRedisMs) continue; // a previous incarnation's lease: let it expire
+      if ((this.movedAway.get(guildId) ?? 0) >= lease.epoch) continue; // handed away; the mirror has not seen it yet
+      // A failed adopt (Postgres busy, or the mirror behind a lease that already expired) waits
+      // before the mirror may ask again: retrying at every decide turned a slow Postgres into a storm.
+      if ((this.adoptRetryAt.get(`${guildId}@${lease.epoch}`)?.at ?? 0) > this.deps.clock.now()) continue;
       void this.adopt(guildId, lease.epoch, undefined).catch(() => undefined);
     }
   }
@@ -404,6 +475,7 @@ export class OwnershipLoop {
     const h = this.held.get(guildId);
     if (!h || h.epoch !== epoch) return;
     this.held.delete(guildId);
+    if (reason === 'moved') this.movedAway.set(guildId, epoch);
     metrics.leaseLost.inc({ reason });
     this.updateOwnedGauge();
     // A planned move is routine; anything else means the lease went away under us.
@@ -428,10 +500,22 @@ export class OwnershipLoop {
     const r = await this.deps.cluster.leases.renew(this.opts.podId, this.opts.ttlMs, list);
     end();
     const lost = new Set(r.lost);
+    const now = this.deps.clock.now();
     for (const h of list) {
       const cur = this.held.get(h.guildId);
       if (!cur || cur.epoch !== h.epoch) continue;
-      if (lost.has(h.guildId)) this.drop(h.guildId, h.epoch, 'lost');
+      // A reply that comes after the local deadline (a stalled event loop) does not revive the
+      // lease here: the fence has been refusing its writes since the deadline, and a guild the
+      // pipeline stopped for that would stay held but never served. Drop it; the mirror adopts
+      // it again (or its lease expires and it is claimed), and the replay buffer fills the gap.
+      if (now >= cur.deadline) {
+        this.drop(h.guildId, h.epoch, 'deadline');
+        continue;
+      }
+      if (lost.has(h.guildId)) {
+        // The handoff's compare-and-set ran before its hook returned: the handoff drops it as moved.
+        if (!this.handingOff.has(h.guildId)) this.drop(h.guildId, h.epoch, 'lost');
+      }
       // The deadline counts from when the renew was sent, never from when its reply arrived.
       else this.held.set(h.guildId, { ...cur, deadline: Math.max(cur.deadline, sent + this.opts.ttlMs - this.opts.marginMs) });
     }
@@ -442,11 +526,17 @@ export class OwnershipLoop {
     const todo = claims.filter((a): a is Extract<Action, { kind: 'claim' }> => a.kind === 'claim' && (this.retryAfter.get(a.guildId)?.at ?? 0) <= now);
     if (todo.length === 0) return;
     for (const a of todo) this.busy.add(a.guildId);
+    this.deps.hooks.claiming?.(todo.map((a) => a.guildId));
+    const ended = (guildId: string, ours: boolean) => {
+      this.busy.delete(guildId);
+      this.deps.hooks.claimEnded?.(guildId, ours);
+    };
     let floors: Map<string, number>;
     try {
       floors = await this.deps.store.floors(todo.map((a) => a.guildId));
     } catch (err) {
-      // Postgres is down: existing leases keep renewing, new claims wait (DESIGN §4).
+      // Postgres is down: existing leases keep renewing, new claims wait (DESIGN §4). The
+      // claims are retried, so they have not ended: a gateway keeps their events meanwhile.
       for (const a of todo) this.busy.delete(a.guildId);
       this.claimsPausedUntil = this.deps.clock.now() + 1000;
       metrics.leaseClaims.inc({ result: 'postgres_down' }, todo.length);
@@ -454,24 +544,37 @@ export class OwnershipLoop {
       return;
     }
     let next = 0;
+    // A worker moves on once the lease is claimed and committed: putting the data in place
+    // (restores queue with their own concurrency) runs on, so every orphaned guild is claimed
+    // within moments of its lease expiring and its events are kept for it from then on, however
+    // long the restores take. The guild stays busy until it is in place.
     const worker = async () => {
       while (next < todo.length && this.status === 'running') {
         const a = todo[next++] as Extract<Action, { kind: 'claim' }>;
+        let acquiring: Promise<void> | undefined;
         try {
-          await this.claimOne(a.guildId, floors.get(a.guildId) ?? 0, a.waitedFullTtl);
+          acquiring = (await this.claimOne(a.guildId, floors.get(a.guildId) ?? 0, a.waitedFullTtl))?.acquiring;
         } catch (err) {
           this.deps.logger.warn({ err, guild: a.guildId }, 'claim failed');
-        } finally {
-          this.busy.delete(a.guildId);
         }
+        if (!acquiring) ended(a.guildId, false);
+        else
+          void acquiring.finally(() => {
+            ended(a.guildId, true);
+            this.scheduleDecide();
+          });
       }
-      for (; next < todo.length; next++) this.busy.delete((todo[next] as { guildId: string }).guildId);
+      for (; next < todo.length; next++) ended((todo[next] as { guildId: string }).guildId, false);
     };
     await Promise.all(Array.from({ length: Math.min(this.opts.claimConcurrency, todo.length) }, worker));
     this.scheduleDecide();
   }
 
-  private async claimOne(guildId: string, floor: number, waitedFullTtl: boolean): Promise<void> {
+  /**
+   * Claim and commit; when the guild is ours, resolves with the acquire still running (data in
+   * place, then live), wrapped so that awaiting the claim does not wait for it.
+   */
+  private async claimOne(guildId: string, floor: number, waitedFullTtl: boolean): Promise<{ acquiring: Promise<void> } | undefined> {
     const { cluster, store, clock, hooks, logger } = this.deps;
     const sent = clock.now();
     const r = await cluster.leases.claim(guildId, this.opts.podId, { floor, ttlMs: this.opts.ttlMs, waitedFullTtl });
@@ -480,7 +583,7 @@ export class OwnershipLoop {
       if (r.code === ScriptErrorCode.UntilUnknown) this.tracker.noteMissing(guildId);
       // `until` exists again: a later disappearance must start its own full-TTL wait.
       else if (r.code === ScriptErrorCode.LeaseNotExpired) this.tracker.clear(guildId);
-      return;
+      return undefined;
     }
     this.tracker.clear(guildId);
     let epoch = r.epoch;
@@ -492,7 +595,7 @@ export class OwnershipLoop {
       } catch (err) {
         if (err instanceof StaleEpochError && attempt < 3) {
           const moved = await cluster.leases.handoff(guildId, { owner: this.opts.podId, epoch }, this.opts.podId, { floor: err.current, ttlMs: this.opts.ttlMs });
-          if (!moved.ok) return;
+          if (!moved.ok) return undefined;
           epoch = moved.epoch;
           continue;
         }
@@ -500,12 +603,17 @@ export class OwnershipLoop {
         logger.warn({ err, guild: guildId, epoch }, 'epoch commit failed; releasing the claim');
         await cluster.leases.release(guildId, this.opts.podId, epoch, 'commit_failed').catch(() => undefined);
         if (!(err instanceof StaleEpochError)) this.claimsPausedUntil = clock.now() + 1000;
-        return;
+        return undefined;
       }
     }
     this.held.set(guildId, { guildId, epoch, deadline: sent + this.opts.ttlMs - this.opts.marginMs });
     this.updateOwnedGauge();
     metrics.leaseClaims.inc({ result: 'claimed' });
+    return { acquiring: this.acquireClaimed(guildId, epoch) };
+  }
+
+  private async acquireClaimed(guildId: string, epoch: number): Promise<void> {
+    const { cluster, clock, hooks, logger } = this.deps;
     try {
       await hooks.acquired(guildId, epoch, 'claim');
       this.retryAfter.delete(guildId);
@@ -527,12 +635,14 @@ export class OwnershipLoop {
   private async handoffOne(guildId: string, epoch: number, to: string): Promise<void> {
     const { cluster, hooks, logger } = this.deps;
     this.busy.add(guildId);
+    this.handingOff.add(guildId);
     try {
       // The target must commit the new epoch before it may act, so a move started while Postgres
       // is away would leave the guild unowned: read the floor first, and keep the guild if it fails.
       const floor = (await this.deps.store.floors([guildId])).get(guildId) ?? epoch;
       if (hooks.handoff) {
         await hooks.handoff(guildId, epoch, to, floor);
+        this.movedAway.set(guildId, epoch);
         this.drop(guildId, epoch, 'moved');
       } else {
         // Lease-only move: stop first, so nothing is applied while the lease changes hands.
@@ -545,6 +655,7 @@ export class OwnershipLoop {
       metrics.handoffs.inc({ result: 'failed' });
       logger.warn({ err, guild: guildId, to }, 'handoff failed');
     } finally {
+      this.handingOff.delete(guildId);
       this.busy.delete(guildId);
       this.scheduleDecide();
     }

@@ -34,6 +34,8 @@ export function emptyClusterView(ringParams = DEFAULT_RING_PARAMS): ClusterView 
 
 export class RoutingTable {
   private readonly mirror = new Map<string, Lease>();
+  /** The mirror's guilds per owner: a pod's own leases without walking every guild's (100k). */
+  private readonly byOwner = new Map<string, Set<string>>();
   /**
    * The highest epoch seen per guild, kept after a release: a claim event for an older epoch
    * that arrives after the release (stream replay after a reconcile, a 421 that overtook the
@@ -74,6 +76,19 @@ export class RoutingTable {
     return this.mirror.get(guildId);
   }
 
+  /** The mirrored leases held by one owner. */
+  *leasesOf(owner: string): IterableIterator<Lease> {
+    for (const g of this.byOwner.get(owner) ?? []) {
+      const l = this.mirror.get(g);
+      if (l) yield l;
+    }
+  }
+
+  /** The consistent-hash ring of the current ring members (cached; the same object until they change). */
+  get ring(): Placement['ring'] {
+    return this.placement.ring;
+  }
+
   /** Members, cordons, pins and ring parameters re-read in full. */
   setView(view: ClusterView): void {
     this.view = this.adopt(view);
@@ -86,8 +101,9 @@ export class RoutingTable {
    */
   replaceLeases(leases: Iterable<Lease>): void {
     this.mirror.clear();
+    this.byOwner.clear();
     for (const l of leases) {
-      this.mirror.set(l.guildId, l);
+      this.setLease(l);
       this.highest.set(l.guildId, l.epoch);
     }
   }
@@ -149,7 +165,7 @@ export class RoutingTable {
    */
   noteOwner(guildId: string, owner: string, epoch: number, since = 0): boolean {
     if (!(epoch > (this.highest.get(guildId) ?? 0))) return false;
-    this.mirror.set(guildId, { guildId, owner, epoch, since });
+    this.setLease({ guildId, owner, epoch, since });
     this.highest.set(guildId, epoch);
     return true;
   }
@@ -178,7 +194,7 @@ export class RoutingTable {
     // The same epoch again is a duplicate of what we have, or of a lease released since.
     if (e.epoch < seen || (e.epoch === seen && cur?.epoch !== e.epoch)) return 'stale';
     const since = cur?.epoch === e.epoch ? cur.since : streamIdMs(e.id);
-    this.mirror.set(e.guild, { guildId: e.guild, owner: e.owner, epoch: e.epoch, since });
+    this.setLease({ guildId: e.guild, owner: e.owner, epoch: e.epoch, since });
     this.highest.set(e.guild, e.epoch);
     return 'applied';
   }
@@ -189,9 +205,25 @@ export class RoutingTable {
     const seen = this.highest.get(e.guild) ?? 0;
     if (e.epoch < seen) return 'stale';
     const cur = this.mirror.get(e.guild);
-    if (cur && cur.epoch <= e.epoch) this.mirror.delete(e.guild);
+    if (cur && cur.epoch <= e.epoch) this.deleteLease(cur);
     this.highest.set(e.guild, e.epoch);
     return 'applied';
+  }
+
+  private setLease(l: Lease): void {
+    const prev = this.mirror.get(l.guildId);
+    if (prev && prev.owner !== l.owner) this.byOwner.get(prev.owner)?.delete(l.guildId);
+    this.mirror.set(l.guildId, l);
+    let own = this.byOwner.get(l.owner);
+    if (!own) this.byOwner.set(l.owner, (own = new Set()));
+    own.add(l.guildId);
+  }
+
+  private deleteLease(l: Lease): void {
+    this.mirror.delete(l.guildId);
+    const own = this.byOwner.get(l.owner);
+    own?.delete(l.guildId);
+    if (own?.size === 0) this.byOwner.delete(l.owner);
   }
 
   private adopt(view: ClusterView): ClusterView {

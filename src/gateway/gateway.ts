@@ -28,6 +28,7 @@ import { createInternalRouter, internalErrors } from './internal-api.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import { GLOBAL_WINDOW_MS, sharedMakeRequest } from './rest-limiter.js';
 import { localFileEpoch } from './local-epoch.js';
+import { dataSource } from './data-source.js';
 import { registerCommands } from './commands.js';
 import { restoreInPlace } from './restore-in-place.js';
 import { RetentionJob } from './retention.js';
@@ -46,11 +47,14 @@ export class Gateway {
   private loop!: OwnershipLoop;
   private handoffTarget!: HandoffTarget;
   private history!: HistoryLog;
+  private buffer!: ReplayBuffer;
   private retention: RetentionJob | undefined;
   private server: Listening | undefined;
   private draining = false;
   private addr = '';
   private readonly liveWaiters = new Map<string, (() => void)[]>();
+  /** Guild → the epoch this process last stopped it at without handing it away (data-source.ts). */
+  private readonly stoppedHere = new Map<string, number>();
   private timers: NodeJS.Timeout[] = [];
 
   constructor(
@@ -65,18 +69,20 @@ export class Gateway {
     this.streamRedis = new Redis(c.redisUrl, { connectionName: `leasehold-${c.podId}-stream` });
     await checkEvictionPolicy(this.redis, log, c.strictEvictionPolicy);
     this.cluster = createClusterClient(this.redis, c.keyPrefix, c.eventsMaxLen);
-    this.store = createAssignmentStore({ databaseUrl: c.databaseUrl, schema: c.databaseSchema, logger: log });
+    // Claims, restores, data_epoch moves and the history all use Postgres at once after a failover.
+    this.store = createAssignmentStore({ databaseUrl: c.databaseUrl, schema: c.databaseSchema, logger: log, maxConnections: 8 });
     await this.store.migrate();
 
     // A dead owner's guilds are claimed ~TTL after its last renew, then restored: keep more than that.
     const buffer = new ReplayBuffer(this.clock, c.leaseTtlMs + 30_000, c.eventBufferMaxBytes);
+    this.buffer = buffer;
     this.guildData = createGuildData({
       dataDir: c.dataDir,
       replicaUrl: c.replicaUrl,
       store: this.store,
       idleCloseMs: c.guildIdleCloseMs,
       restoreConcurrency: c.restoreConcurrency,
-      replication: { monitorIntervalMs: c.litestreamMonitorIntervalMs, groupSize: c.litestreamGroupSize },
+      replication: { monitorIntervalMs: c.litestreamMonitorIntervalMs, groupSize: c.litestreamGroupSize, nice: c.litestreamNice },
       // Lets a restore whose latest replica state is unreadable fall back to an earlier WAL index
       // when this buffer can replay everything after it (restore-fallback.ts).
       replayCoversSince: () => this.clock.wallNow() - (this.clock.now() - buffer.completeSince()),
@@ -116,6 +122,7 @@ export class Gateway {
       clock: this.clock,
       logger: log,
       holds: (g, e) => this.loop.holds(g, e),
+      onFenced: (g, e) => this.loop.fenced(g, e),
       onGuildLeft: (g) => void this.guildLeft(g),
     });
 
@@ -212,7 +219,15 @@ export class Gateway {
         logger: log,
         hooks: {
           acquired: (g, e, how) => this.acquired(g, e, how),
-          lost: (g, e) => {
+          // Keep the events of guilds about to be claimed here until they are live (or not ours).
+          claiming: (gs) => {
+            for (const g of gs) this.buffer.pin(g);
+          },
+          claimEnded: (g) => this.buffer.unpin(g),
+          lost: (g, e, reason) => {
+            // Handed away: the next owner has the data. Otherwise our file may be the newest.
+            if (reason === 'moved') this.stoppedHere.delete(g);
+            else this.stoppedHere.set(g, e);
             this.pipeline.stop(g, e);
             void this.guildData.release(g).catch(() => undefined);
           },
@@ -259,6 +274,11 @@ export class Gateway {
     this.timers.push(leftovers);
     const t = setInterval(() => {
       this.handoffTarget.tick();
+      // A pin whose claim went to another pod after all (or never ended) stops keeping events.
+      for (const g of buffer.pinnedGuilds()) {
+        const owner = this.loop.routing.lease(g)?.owner;
+        if (owner !== undefined && owner !== c.podId) buffer.unpin(g);
+      }
       metrics.eventBufferBytes.set(buffer.stats().bytes);
       metrics.replicationLagSeconds.set(this.guildData.replicationLag());
       for (const s of ['ready', 'resuming', 'connecting', 'disconnected'] as const) metrics.gatewaySessions.set({ status: s }, [...this.discord.status().values()].filter((x) => x === s).length);
@@ -271,22 +291,32 @@ export class Gateway {
 
   /** The lease is ours and committed: put the data in place (copy or restore), then serve. */
   private async acquired(guildId: string, epoch: number, how: 'claim' | 'adopt'): Promise<void> {
+    // Its events are kept from now until it is live, however long the restore queue is.
+    this.buffer.pin(guildId);
+    try {
+      await this.putInPlace(guildId, epoch, how);
+    } finally {
+      this.buffer.unpin(guildId);
+    }
+  }
+
+  private async putInPlace(guildId: string, epoch: number, how: 'claim' | 'adopt'): Promise<void> {
     const started = this.clock.now();
     const copy = this.handoffTarget.takeCopy(guildId);
-    let source: 'handoff' | 'local' | 'replica' = 'replica';
-    if (copy) {
-      await this.guildData.installGuild(guildId, copy, epoch);
-      source = 'handoff';
-    } else if (localFileEpoch(this.config.dataDir, guildId) === epoch) {
-      // Our own file of this very epoch (we stopped at a deadline and got the lease back).
-      await (await this.guildData.dbs.reserve(guildId)).adopt(epoch);
-      source = 'local';
-    } else {
-      await this.guildData.restores.request(guildId, epoch, this.pipeline.knownGuilds.has(guildId) ? 1 : 0);
-    }
+    const source = dataSource({ epoch, hasCopy: copy !== undefined, localEpoch: copy ? undefined : localFileEpoch(this.config.dataDir, guildId), stoppedHereAt: this.stoppedHere.get(guildId) });
+    this.stoppedHere.delete(guildId);
+    if (copy) await this.guildData.installGuild(guildId, copy, epoch);
+    else if (source === 'local') await (await this.guildData.dbs.reserve(guildId)).adopt(epoch);
+    else await this.guildData.restores.request(guildId, epoch, this.pipeline.knownGuilds.has(guildId) ? 1 : 0);
     const { replayed } = await this.pipeline.goLive(guildId, epoch);
-    if (how === 'claim') metrics.failoverSeconds.observe((this.clock.now() - started) / 1000);
-    this.logger.info({ guild: guildId, epoch, how, source, replayed, ms: Math.round(this.clock.now() - started) }, 'guild live');
+    const ms = Math.round(this.clock.now() - started);
+    // Its deadline can pass while it is put in place (a stalled pod): the fence then refused the
+    // replay and the lease was dropped; the mirror or a claim brings it back, replaying again.
+    if (!this.pipeline.isLive(guildId, epoch)) this.logger.warn({ guild: guildId, epoch, how, source, ms }, 'guild stopped before it went live (its deadline passed)');
+    else {
+      if (how === 'claim') metrics.failoverSeconds.observe(ms / 1000);
+      this.logger.info({ guild: guildId, epoch, how, source, replayed, ms }, 'guild live');
+    }
     for (const w of this.liveWaiters.get(`${guildId}@${epoch}`) ?? []) w();
     this.liveWaiters.delete(`${guildId}@${epoch}`);
   }

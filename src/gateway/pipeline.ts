@@ -32,6 +32,11 @@ export interface PipelineDeps {
   readonly holds: (guildId: string, epoch: number) => boolean;
   /** Discord told us the bot left a guild (GUILD_DELETE, not an outage). */
   readonly onGuildLeft: (guildId: string) => void;
+  /**
+   * The fence refused a write at `epoch`: the pipeline has stopped the guild, so the lease must
+   * not stay held at that epoch (it would be renewed but never served). The ownership loop drops it.
+   */
+  readonly onFenced?: (guildId: string, epoch: number) => void;
 }
 
 interface LiveGuild {
@@ -198,7 +203,9 @@ export class EventPipeline {
   private onApplyError(guildId: string, epoch: number, err: unknown): void {
     if (err instanceof FencedError) {
       metrics.events.inc({ outcome: 'fenced' });
+      if (this.live.get(guildId)?.epoch === epoch) this.d.logger.warn({ guild: guildId, epoch, reason: err.message }, 'guild stopped: the fence refused a write');
       this.stop(guildId, epoch);
+      this.d.onFenced?.(guildId, epoch);
       return;
     }
     metrics.events.inc({ outcome: 'failed' });

@@ -99,7 +99,19 @@ function explain(h: ReturnType<typeof checkHistory>): void {
   const key = h.lost[0]?.split(':').slice(1).join(':') ?? h.appliedTwice[0]?.split(':').slice(0, 2).join(':');
   if (!key) return;
   const d = sim.log.dispatches().find((x) => x.key === key);
-  if (d?.guildId) console.info(`lost ${h.lost.length}, twice ${h.appliedTwice.length}; ${key} in guild ${d.guildId}:\n${guildStory(d.guildId)}`);
+  if (d?.guildId) console.info(`lost ${h.lost.length}, twice ${h.appliedTwice.length}; ${key} in guild ${d.guildId}:\n${guildStory(d.guildId)}\nwarnings and errors:\n${warnings()}`);
+}
+
+/** Each gateway's distinct warning and error lines with their counts (for failure messages). */
+function warnings(): string {
+  const counts = new Map<string, number>();
+  for (const g of gateways)
+    for (const l of g.lines) {
+      if (l.level !== 'warn' && l.level !== 'error' && l.level !== 'fatal') continue;
+      const k = `${g.name} ${String(l.level)} ${String(l.msg)}`;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+  return [...counts].map(([k, n]) => `${n} × ${k}`).join('\n');
 }
 
 let abandoned: Abandoned = () => false;
@@ -155,10 +167,7 @@ describe('gateways end to end', { timeout: 240_000 }, () => {
 
     await refreshLineage();
     const h = history();
-    if (h.lost.length > 0) {
-      const g0 = h.lost[0]!.split(':')[0];
-      console.info(`lost ${h.lost.length}, e.g. ${h.lost.slice(0, 3).join(' ')}; guild ${g0} log:\n` + gateways.flatMap((g) => g.lines.filter((l) => l['guild'] === g0).map((l) => `${g.name} ${String(l['time'])} ${String(l.msg)} epoch=${String(l['epoch'])} ${JSON.stringify({ ...l, time: undefined, msg: undefined, level: undefined, pid: undefined, role: undefined, guild: undefined })}`)).join('\n'));
-    }
+    explain(h);
     expect(h.lost).toEqual([]);
     expect(h.appliedTwice).toEqual([]);
     expect(h.messages).toBeGreaterThan(1000);
@@ -193,6 +202,7 @@ describe('gateways end to end', { timeout: 240_000 }, () => {
     await waitFor('every message applied', () => history().lost.length === 0 || undefined, 20_000, 250).catch(() => undefined); // the expect below names what is missing
     await refreshLineage();
     const h = history();
+    explain(h);
     expect(h.lost).toEqual([]);
     expect(h.appliedTwice).toEqual([]);
     const lives = survivors.flatMap((g) => g.lines.filter((l) => isLive(l) && victimGuilds.includes(String(l['guild'])) && Date.parse(String(l['time'])) >= killedAt));

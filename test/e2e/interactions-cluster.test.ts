@@ -164,8 +164,12 @@ describe('interactions across the cluster', () => {
     // A long TTL: the owner is paused for 3 s below (so the edges defer) without losing its leases.
     const sim = await simWith({ guilds: GUILDS, seed: 17 });
     const gw1 = await start(sim, 'gw-1', 'gateway', 10_000);
-    await start(sim, 'gw-2', 'gateway', 10_000);
+    const gw2 = await start(sim, 'gw-2', 'gateway', 10_000);
     const [victim, survivor] = [await start(sim, 'http-1', 'http'), await start(sim, 'http-2', 'http')];
+    // Both gateways on the ring first: judged while gw-2's sessions were not READY, the ring
+    // "converged" with gw-1 holding all 40, and gw-1 handed half to gw-2 during the test.
+    await Promise.all([gw1, gw2].map((g) => g.waitForLine('sessions ready', (l) => l.msg === 'all Discord sessions ready', 60_000)));
+    await waitFor('both gateways ready in their member keys', async () => (await Promise.all(['gw-1', 'gw-2'].map((p) => t.redis.hget(`${t.prefix}member:${p}`, 'ready')))).every((r) => r === '1') || undefined, 30_000, 100);
     await waitFor('the ring to converge', () => converged(GUILDS), 60_000, 250);
     await Promise.all([victim, survivor].map((e) => e.waitForLine('ready', () => true)));
     const owned = (await leases()).filter((l) => l.owner === 'gw-1').map((l) => l.guildId);

@@ -22,19 +22,31 @@ interface SimPod {
   readonly store: AssignmentStore;
   state: { ready: boolean; draining: boolean };
   acquired: { guildId: string; epoch: number; at: number }[];
+  /** Guilds between the claiming and claimEnded hooks. */
+  claiming: Set<string>;
+  /** Guilds whose acquire (data in place) is still running, and the most at once. */
+  acquiring: Set<string>;
+  maxAcquiring: number;
+  /** Every lost hook call: `reason@epoch`. */
+  lost: { guildId: string; epoch: number; reason: string }[];
+  /** Adopts this pod tried (its own explicit ones and the mirror's). */
+  adoptCalls: string[];
 }
 
 let t: TestRedis;
 let s: TestSchema;
 let pods: SimPod[] = [];
 
-async function startPod(id: string, o: { redisUrl?: string; databaseUrl?: string } = {}): Promise<SimPod> {
+type HandoffHook = (pod: SimPod, guildId: string, epoch: number, to: string, floor: number) => Promise<void>;
+
+async function startPod(id: string, o: { redisUrl?: string; databaseUrl?: string; acquireMs?: number; store?: (s: AssignmentStore) => AssignmentStore; handoff?: HandoffHook; decideMinIntervalMs?: number } = {}): Promise<SimPod> {
   const redis = new Redis(o.redisUrl ?? t.url, { maxRetriesPerRequest: 1 });
   const stream = new Redis(o.redisUrl ?? t.url);
   const cluster = createClusterClient(redis, t.prefix, 10_000);
-  const store = createAssignmentStore({ databaseUrl: o.databaseUrl ?? s.url, schema: s.schema });
+  const realStore = createAssignmentStore({ databaseUrl: o.databaseUrl ?? s.url, schema: s.schema });
+  const store = o.store ? o.store(realStore) : realStore;
   const members = new MemberClient(redis, cluster.scripts, cluster.keys, id, TTL, 10_000);
-  const pod: SimPod = { id, cluster, stream, store, state: { ready: true, draining: false }, acquired: [], loop: undefined as unknown as OwnershipLoop };
+  const pod: SimPod = { id, cluster, stream, store, state: { ready: true, draining: false }, acquired: [], claiming: new Set(), acquiring: new Set(), maxAcquiring: 0, lost: [], adoptCalls: [], loop: undefined as unknown as OwnershipLoop };
   const loop = new OwnershipLoop(
     {
       podId: id,
@@ -44,6 +56,7 @@ async function startPod(id: string, o: { redisUrl?: string; databaseUrl?: string
       reconcileEveryMs: RECONCILE,
       ringParams: ringParams(),
       guilds: () => GUILDS,
+      ...(o.decideMinIntervalMs ? { decideMinIntervalMs: o.decideMinIntervalMs } : {}),
       memberFields: () => ({ addr: `127.0.0.1:${1000 + pods.length}`, role: 'gateway', version: 'test', ...pod.state }),
     },
     {
@@ -55,9 +68,20 @@ async function startPod(id: string, o: { redisUrl?: string; databaseUrl?: string
       logger: silentLogger,
       hooks: {
         acquired: async (guildId, epoch) => {
+          if (o.acquireMs) {
+            pod.acquiring.add(guildId);
+            pod.maxAcquiring = Math.max(pod.maxAcquiring, pod.acquiring.size);
+            await new Promise((r) => setTimeout(r, o.acquireMs));
+            pod.acquiring.delete(guildId);
+          }
           pod.acquired.push({ guildId, epoch, at: Date.now() });
         },
-        lost: () => undefined,
+        lost: (guildId, epoch, reason) => void pod.lost.push({ guildId, epoch, reason }),
+        ...(o.handoff ? { handoff: (g: string, e: number, to: string, floor: number) => (o.handoff as HandoffHook)(pod, g, e, to, floor) } : {}),
+        claiming: (gs) => {
+          for (const g of gs) pod.claiming.add(g);
+        },
+        claimEnded: (g) => void pod.claiming.delete(g),
       },
     },
   );
@@ -116,6 +140,8 @@ describe('ownership loop on real Redis and Postgres', () => {
     await Promise.all(pods.map((p) => p.loop.start()));
     await waitFor('all 500 guilds held', () => liveHeld() === GUILDS.length || undefined, 20_000);
     expect(monitor.stop()).toEqual([]);
+    // Every claim that began also ended (a gateway keeps events of guilds in between).
+    await waitFor('no claim in progress', () => pods.every((p) => p.claiming.size === 0) || undefined, 5000);
 
     const scan = await pods[0]!.cluster.leases.scanAll();
     expect(scan.leases).toHaveLength(GUILDS.length);
@@ -135,6 +161,58 @@ describe('ownership loop on real Redis and Postgres', () => {
       expect(row.epoch, `epoch of ${row.guildId}`).toBeGreaterThan(prev);
       last.set(row.guildId, row.epoch as number);
     }
+  });
+
+  it('claims do not wait for the data to be in place: 500 guilds whose acquire takes 2 s each are all claimed at once', async () => {
+    // 16 claim workers that each waited for its guild's acquire would need 500 / 16 × 2 s = 62 s,
+    // and never have more than 16 acquires running.
+    pods.push(await startPod('pod-0', { acquireMs: 2000 }));
+    await pods[0]!.loop.start();
+    await waitFor('all 500 leases claimed', async () => ((await pods[0]!.cluster.leases.scanAll()).leases.length === GUILDS.length ? true : undefined), 15_000);
+    expect(pods[0]!.maxAcquiring).toBeGreaterThan(16);
+    await waitFor('every acquire done', () => pods[0]!.acquired.length === GUILDS.length || undefined, 20_000);
+    expect(pods[0]!.acquiring.size).toBe(0);
+    expect(pods[0]!.claiming.size).toBe(0);
+  });
+
+  it('a handed-over lease whose adopt keeps failing is retried with backoff, not at every decision', async () => {
+    // The commit of every adopt fails (Postgres timing out); lh:events traffic makes the pod
+    // decide about every 50 ms, and every decision used to try the adopt again.
+    let adoptCommits = 0;
+    const failingAdopts = (real: AssignmentStore) =>
+      new Proxy(real, {
+        get(target, prop, receiver) {
+          if (prop !== 'commitEpoch') return Reflect.get(target, prop, receiver) as unknown;
+          return async (...args: Parameters<AssignmentStore['commitEpoch']>) => {
+            if (args[3] !== 'handoff') return target.commitEpoch(...args);
+            adoptCommits++;
+            throw new Error('timeout exceeded when trying to connect');
+          };
+        },
+      });
+    pods.push(await startPod('pod-0', { store: failingAdopts }));
+    await pods[0]!.loop.start();
+    await waitFor('all guilds held', () => liveHeld() === GUILDS.length || undefined, 20_000);
+    const leases = pods[0]!.cluster.leases;
+    // A guild outside the pod's list, handed to it by a pod that is not running.
+    const g = String((BigInt(Date.UTC(2025, 0, 1) - 1420070400000) << 22n) + 7n);
+    const c = await leases.claim(g, 'pod-9', { floor: 0, ttlMs: 60_000, waitedFullTtl: false });
+    if (!c.ok) throw new Error('claim for the test failed');
+    const h = await leases.handoff(g, { owner: 'pod-9', epoch: c.epoch }, 'pod-0', { floor: 0, ttlMs: 60_000 });
+    if (!h.ok) throw new Error('handoff for the test failed');
+    await waitFor('the first adopt attempt', () => adoptCommits > 0 || undefined, 5000, 10);
+    const first = adoptCommits;
+    // Two seconds of stream traffic: another guild claimed and released by pod-9 every 20 ms.
+    const other = String((BigInt(Date.UTC(2025, 0, 1) - 1420070400000) << 22n) + 9n);
+    const until = Date.now() + 2000;
+    while (Date.now() < until) {
+      const r = await leases.claim(other, 'pod-9', { floor: 0, ttlMs: 60_000, waitedFullTtl: false });
+      if (r.ok) await leases.release(other, 'pod-9', r.epoch, 'test');
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    // Backoff 0.5 s, 1 s, 2 s: at most three more attempts in two seconds (each decision: ~40).
+    expect(adoptCommits - first).toBeLessThanOrEqual(3);
+    expect(pods[0]!.loop.heldLeases().has(g)).toBe(false);
   });
 
   it('a pod that stops renewing loses its guilds to the others within TTL + one reconcile interval, with no overlap', async () => {
@@ -183,6 +261,36 @@ describe('ownership loop on real Redis and Postgres', () => {
     await waitFor('pod-0 empty', () => pods[0]!.loop.heldLeases().size === 0 || undefined, 20_000);
     await waitFor('every guild held by the others', () => liveHeld() === GUILDS.length || undefined, 20_000);
     expect(monitor.stop()).toEqual([]);
+  });
+
+  it('a handoff whose lease moved before its hook returned is a move, not a loss, and the old epoch is not adopted back', async () => {
+    // The hook moves the lease, then takes longer than a renew interval to return (as a gateway's
+    // does while the target installs the copy): renews and the mirror see the move meanwhile.
+    // The first few are slow (longer than a renew interval); the rest return at once.
+    let slow = 8;
+    const slowHandoff: HandoffHook = async (pod, guildId, epoch, to, floor) => {
+      const r = await pod.cluster.leases.handoff(guildId, { owner: pod.id, epoch }, to, { floor, ttlMs: TTL });
+      if (!r.ok) throw new Error('moved already');
+      if (slow-- > 0) await new Promise((res) => setTimeout(res, TTL));
+    };
+    pods.push(await startPod('pod-0', { handoff: slowHandoff }));
+    await pods[0]!.loop.start();
+    await waitFor('all guilds held', () => liveHeld() === GUILDS.length || undefined, 20_000);
+    const source = pods[0]!;
+    const origAdopt = source.loop.adopt.bind(source.loop);
+    source.loop.adopt = (g, e, from) => {
+      source.adoptCalls.push(`${g}@${e}`);
+      return origAdopt(g, e, from);
+    };
+    const joiner = await startPod('pod-1');
+    pods.push(joiner);
+    await joiner.loop.start();
+    await waitFor('the joiner to hold its share', () => joiner.loop.heldLeases().size > GUILDS.length / 3 || undefined, 30_000);
+    await waitFor('every guild held again', () => liveHeld() === GUILDS.length || undefined, 20_000);
+    const moved = source.lost.filter((l) => l.reason === 'moved').length;
+    expect(moved).toBe(joiner.loop.heldLeases().size);
+    expect(source.lost.filter((l) => l.reason !== 'moved')).toEqual([]);
+    expect(source.adoptCalls).toEqual([]);
   });
 
   it('a cordoned pod hands its guilds off and claims nothing until uncordoned', async () => {
@@ -253,6 +361,44 @@ describe('ownership loop on real Redis and Postgres', () => {
       expect([...pods[1]!.loop.heldLeases().keys()].length).toBe(0);
       proxy.restore();
       await waitFor('pod-1 to take its share once Postgres is back', () => pods[1]!.loop.heldLeases().size > GUILDS.length / 4 || undefined, 20_000);
+    } finally {
+      proxy.restore();
+      await proxy.close();
+    }
+  });
+
+  it('a renew reply that arrives after the local deadline does not revive the lease: it is dropped, and only a new acquire serves it again', async () => {
+    const proxy = await startFaultProxy({ host: new URL(t.url).hostname, port: Number(new URL(t.url).port || 6379) });
+    const url = new URL(t.url);
+    url.host = `127.0.0.1:${proxy.port}`;
+    try {
+      // Decisions (which also stop guilds at their deadline) wait a minute after the first, so
+      // only the renew path decides what a late reply does.
+      const pod = await startPod('pod-0', { redisUrl: url.toString(), decideMinIntervalMs: 60_000 });
+      pods.push(pod);
+      await pod.loop.start();
+      await waitFor('all guilds held', () => liveHeld() === GUILDS.length || undefined, 20_000);
+      const acquiredBefore = pod.acquired.length;
+      // Each way 450 ms: a renew's reply now comes 900 ms after it was sent, so after the
+      // deadline the previous renew gave (1350 ms after that one, 500 ms earlier) but before the
+      // one its own send time gives: the window in which a late reply could revive the lease.
+      proxy.delay(450);
+      const fencedAt = new Map<string, number>();
+      const revived: string[] = [];
+      const sampler = setInterval(() => {
+        for (const [g, h] of pod.loop.heldLeases()) {
+          const key = `${g}@${h.epoch}`;
+          if (!pod.loop.holds(g, h.epoch)) fencedAt.set(key, Date.now());
+          else if (fencedAt.has(key) && !pod.acquired.some((a) => a.guildId === g && a.epoch === h.epoch && a.at >= (fencedAt.get(key) as number))) revived.push(key);
+        }
+      }, 5);
+      await new Promise((r) => setTimeout(r, TTL * 3));
+      clearInterval(sampler);
+      proxy.restore();
+      expect(fencedAt.size, 'leases seen past their deadline').toBeGreaterThan(0);
+      expect(revived.slice(0, 5), 'leases held again at the same epoch without a new acquire').toEqual([]);
+      expect(pod.lost.filter((l) => l.reason === 'deadline').length, 'leases dropped at their deadline').toBeGreaterThan(0);
+      expect(pod.acquired.length).toBeGreaterThanOrEqual(acquiredBefore);
     } finally {
       proxy.restore();
       await proxy.close();

@@ -18,6 +18,37 @@ describe('replay buffer', () => {
     expect([...b.guildsWithEvents()].sort()).toEqual(['g1', 'g2']);
   });
 
+  it('keeps a pinned guild\'s dispatches past the window until it is unpinned; others age out as usual', () => {
+    const clock = new FakeClock();
+    const b = new ReplayBuffer(clock, 1000, 1 << 20);
+    b.pin('claimed');
+    b.add('claimed', 'MESSAGE_CREATE', { id: '1' }, 10);
+    b.add('other', 'MESSAGE_CREATE', { id: '2' }, 10);
+    clock.advance(5000); // a restore queue far longer than the window
+    b.add('claimed', 'MESSAGE_CREATE', { id: '3' }, 10);
+    expect(b.forGuild('claimed').map((e) => (e.d as { id: string }).id)).toEqual(['1', '3']);
+    expect(b.forGuild('other')).toEqual([]);
+    expect(b.stats()).toMatchObject({ dispatches: 2, bytes: 20, evicted: 0 });
+    expect(b.guildsWithEvents().has('claimed')).toBe(true);
+    b.unpin('claimed');
+    expect(b.forGuild('claimed').map((e) => (e.d as { id: string }).id)).toEqual(['3']);
+    expect(b.stats()).toMatchObject({ dispatches: 1, bytes: 10 });
+  });
+
+  it('over its byte budget drops pinned dispatches first, and says so', () => {
+    const clock = new FakeClock();
+    const b = new ReplayBuffer(clock, 1000, 50);
+    b.pin('claimed');
+    for (let i = 0; i < 3; i++) b.add('claimed', 'MESSAGE_CREATE', { id: String(i) }, 10);
+    clock.advance(2000);
+    for (let i = 3; i < 8; i++) b.add('fresh', 'MESSAGE_CREATE', { id: String(i) }, 10);
+    expect(b.stats().bytes).toBeLessThanOrEqual(50);
+    expect(b.forGuild('fresh')).toHaveLength(5);
+    expect(b.forGuild('claimed')).toEqual([]);
+    expect(b.stats().evicted).toBe(3);
+    expect(b.completeSince()).toBeGreaterThan(clock.now() - 3000);
+  });
+
   it('is bounded by bytes, counting what it had to evict early', () => {
     const clock = new FakeClock();
     const b = new ReplayBuffer(clock, 60_000, 100);

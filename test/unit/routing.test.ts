@@ -197,3 +197,32 @@ describe('member events', () => {
     expect(t.ringMembers).toEqual([...pods, 'gw-d']);
   });
 });
+
+describe('leases per owner', () => {
+  const of = (t: RoutingTable, pod: string) => [...t.leasesOf(pod)].map((l) => `${l.guildId}@${l.epoch}`).sort();
+
+  it('follow claims, handoffs, releases, 421 answers and a full reconcile, matching the mirror', () => {
+    const t = table();
+    const [g1, g2, g3] = guilds as [string, string, string];
+    t.applyEvent(event('claim', { guild: g1, owner: 'gw-a', epoch: 1 }));
+    t.applyEvent(event('claim', { guild: g2, owner: 'gw-a', epoch: 1 }));
+    t.applyEvent(event('claim', { guild: g3, owner: 'gw-b', epoch: 4 }));
+    expect(of(t, 'gw-a')).toEqual([`${g1}@1`, `${g2}@1`].sort());
+    t.applyEvent(event('handoff', { guild: g1, owner: 'gw-b', epoch: 2 }));
+    expect(of(t, 'gw-a')).toEqual([`${g2}@1`]);
+    expect(of(t, 'gw-b')).toEqual([`${g1}@2`, `${g3}@4`].sort());
+    t.applyEvent(event('release', { guild: g2, owner: 'gw-a', epoch: 1 }));
+    expect(of(t, 'gw-a')).toEqual([]);
+    // A stale claim (older epoch) changes neither the mirror nor the index.
+    t.applyEvent(event('claim', { guild: g1, owner: 'gw-a', epoch: 1 }));
+    expect(of(t, 'gw-a')).toEqual([]);
+    expect(t.noteOwner(g3, 'gw-c', 5)).toBe(true);
+    expect(of(t, 'gw-b')).toEqual([`${g1}@2`]);
+    expect(of(t, 'gw-c')).toEqual([`${g3}@5`]);
+    t.replaceLeases([{ guildId: g2, owner: 'gw-c', epoch: 3, since: 0 }]);
+    expect(of(t, 'gw-b')).toEqual([]);
+    expect(of(t, 'gw-c')).toEqual([`${g2}@3`]);
+    const fromMirror = [...t.leases().values()].filter((l) => l.owner === 'gw-c').map((l) => `${l.guildId}@${l.epoch}`);
+    expect(of(t, 'gw-c')).toEqual(fromMirror);
+  });
+});

@@ -21,6 +21,9 @@ let dbs: GuildDatabases;
 let history: HistoryLog;
 let pipeline: EventPipeline;
 let nextId = 200000000000000000n;
+/** What the fence says (the tests flip it), and the guild@epoch the pipeline reported fenced. */
+let holding = true;
+let fenced: string[] = [];
 
 const message = (): { payload: GatewayDispatchPayload; key: string } => {
   const id = String(nextId++);
@@ -48,9 +51,12 @@ beforeEach(async () => {
     pending: undefined as unknown as PendingInteractions,
     clock: systemClock,
     logger: silentLogger,
-    holds: () => true,
+    holds: () => holding,
+    onFenced: (g, e) => void fenced.push(`${g}@${e}`),
     onGuildLeft: () => undefined,
   });
+  holding = true;
+  fenced = [];
   await (await dbs.reserve(GUILD)).adopt(1);
   await pipeline.goLive(GUILD, 1);
 });
@@ -59,6 +65,26 @@ afterEach(async () => {
   await dbs.stop();
   history.close();
   rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a fenced write', () => {
+  it('stops the guild and tells the ownership loop, so the lease is not kept held but unserved', async () => {
+    const before = message();
+    pipeline.onDispatch(before.payload);
+    await pipeline.pause(GUILD);
+    pipeline.resume(GUILD);
+    holding = false; // the local deadline passed
+    const refused = message();
+    pipeline.onDispatch(refused.payload);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pipeline.isLive(GUILD)).toBe(false);
+    expect(fenced).toEqual([`${GUILD}@1`]);
+    holding = true;
+    expect((await keysIn(1)).has(refused.key)).toBe(false);
+    // Acquired again, the replay applies what the fence refused.
+    await pipeline.goLive(GUILD, 1);
+    expect((await keysIn(1)).has(refused.key)).toBe(true);
+  });
 });
 
 describe('pausing a guild', () => {
