@@ -84,6 +84,17 @@ export function buildRows(r: BenchReport): Row[] {
   for (const size of sizes) {
     const lh = r.designs.find((d) => d.design === 'leasehold' && d.perPod === size);
     const b = r.designs.find((d) => d.design === 'baseline' && d.perPod === size);
+    if (b && !lh) {
+      // leasehold did not complete at this size: the baseline's numbers stay, and the row says so.
+      const fb = b.failover;
+      const miss = 'not measured (see the notes)';
+      if (fb) {
+        add(`crash failover, ${size.toLocaleString('en')} guilds per gateway (all of the killed gateway's guilds serving again)`, miss, `${s1(fb.failoverMs)} (${fb.guilds} guilds)`, '', `≤ TTL + 2 s = ${s1(ttl + 2000)}`, 'MISSED');
+        add(`events lost in that failover (of messages sent)`, miss, `${fb.lost} of ${fb.messages}`, '', '0', 'MISSED');
+      }
+      add(`gateway RSS at ${size.toLocaleString('en')} guilds (Litestream children included)`, miss, mib(b.footprint.rssBytes), '', size >= 5000 ? '≤ 2 GiB' : '', size >= 5000 ? 'MISSED' : '');
+      continue;
+    }
     if (!lh || !b) continue;
     rowsFor(lh, b, size);
   }
@@ -136,7 +147,7 @@ export function toMarkdown(r: BenchReport, rows: Row[]): string {
   return [
     `## leasehold vs the seeds' design${r.quick ? ' (--quick: harness check, numbers mean nothing)' : ''}`,
     '',
-    `Run ${r.startedAt} → ${r.finishedAt ?? '?'} on ${m.cores} cores (${m.cpuModel}), ${m.memGiB} GiB RAM, Node ${m.node}; load average ${m.loadAtStart} at start, ${m.loadAtEnd ?? '?'} at the end (other agents' tests share the machine: timings are noisy).`,
+    `Run ${r.startedAt} → ${r.finishedAt ?? '?'} on ${m.cores} cores (${m.cpuModel}), ${m.memGiB} GiB RAM, Node ${m.node}; load average ${m.loadAtStart} at start, ${m.loadAtEnd ?? '?'} at the end (the stand-in, both designs' pods and the load generator share these cores).`,
     `Workload: the stand-in (\`leasehold sim\`), ${plan.pods} gateways per cluster, seeded message traffic at ${plan.ratePerSec}/s, the same guild ids for both designs. leasehold: lease TTL ${plan.ttlMs / 1000} s. Baseline: heartbeat ${plan.baseline.heartbeatEveryMs / 1000} s, poll ${plan.baseline.pollEveryMs / 1000} s, dead after ${plan.baseline.deadAfterMs / 1000} s, HTTP pod cache ${plan.baseline.cacheTtlMs / 1000} s.`,
     '',
     line(header),

@@ -6,6 +6,9 @@
 //   --only: run these parts (default all; `clusters` = planned + failover).
 //   --merge: start from an earlier run's JSON and replace only the parts run now.
 //   --sizes 1000,5000: guilds per gateway of the failover runs; --edge-seconds N.
+//   --keep: keep each cluster's data dir with every pod's JSON log (<pod>.log) for a post-mortem.
+//   --gateway-env K=V[,K=V]: extra settings for leasehold's gateways (named in the notes).
+//   --designs leasehold|baseline: the cluster parts of one design only.
 //   SIGINT/SIGTERM writes what was measured so far (the notes say where it stopped).
 //   --quick: every part at a tiny size with the baseline's constants shortened (checks the
 //            harness; its timings mean nothing).
@@ -47,6 +50,16 @@ async function run(file: string, argv: string[], opts: { maxBuffer: number }): P
 const args = process.argv.slice(2);
 const arg = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const quick = args.includes('--quick');
+const keep = args.includes('--keep');
+/** --designs leasehold: run the cluster parts of one design only (with --merge, the other keeps its rows). */
+const designs = (arg('--designs') ?? 'leasehold,baseline').split(',');
+/** --gateway-env K=V[,K=V]: settings for leasehold's gateways (they are recorded in the report's notes). */
+const gatewayEnv: Record<string, string> = Object.fromEntries(
+  (arg('--gateway-env') ?? '')
+    .split(',')
+    .filter((kv) => kv.includes('='))
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 const only = new Set((arg('--only') ?? 'clusters,edge,ring,renew').split(',').flatMap((p) => (p === 'clusters' ? ['planned', 'failover'] : [p])));
 const merge = arg('--merge');
 const sizesArg = arg('--sizes');
@@ -102,9 +115,9 @@ async function runDesign(design: Design, perPod: number, kind: Kind): Promise<De
   const id = randomBytes(4).toString('hex');
   const cluster: BenchCluster =
     design === 'leasehold'
-      ? leaseholdCluster({ pods: PLAN.pods, guilds, shards, ttlMs: PLAN.ttlMs, dir, redisUrl: REDIS_URL, databaseUrl: DATABASE_URL, prefix: `bench${id}:`, schema: `bench_lh_${id}`, sim, identifyWindowMs: 100, restartTimeoutMs: quick ? 60_000 : 900_000 })
+      ? leaseholdCluster({ pods: PLAN.pods, guilds, shards, ttlMs: PLAN.ttlMs, dir, redisUrl: REDIS_URL, databaseUrl: DATABASE_URL, prefix: `bench${id}:`, schema: `bench_lh_${id}`, sim, identifyWindowMs: 100, restartTimeoutMs: quick ? 60_000 : 900_000, gatewayEnv })
       : baselineCluster({ pods: PLAN.pods, guildIds: sim.state.snapshot().guilds.map((g) => g.id), shards, dir, databaseUrl: DATABASE_URL, schema: `bench_base_${id}`, sim, identifyWindowMs: 100, timing: PLAN.baseline });
-  const failoverTimeoutMs = design === 'leasehold' ? PLAN.ttlMs + 600_000 : PLAN.baseline.deadAfterMs + 3 * PLAN.baseline.pollEveryMs + 600_000;
+  const failoverTimeoutMs = design === 'leasehold' ? PLAN.ttlMs + 1_500_000 : PLAN.baseline.deadAfterMs + 3 * PLAN.baseline.pollEveryMs + 600_000;
   const o = { sim, cluster, ratePerSec: PLAN.ratePerSec, failoverTimeoutMs };
   active = cluster;
   try {
@@ -132,7 +145,8 @@ async function runDesign(design: Design, perPod: number, kind: Kind): Promise<De
     active = undefined;
     await cluster.close();
     await sim.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (keep) progress(`${design}: kept its data and logs (<pod>.log) in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -165,6 +179,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const report: BenchReport = { quick, startedAt: new Date(started).toISOString(), machine: machine(), plan: PLAN, designs: [], notes: [] };
   current = report;
+  if (Object.keys(gatewayEnv).length > 0) report.notes.push(`leasehold's gateways in the parts run at ${report.startedAt} (${[...only].join(', ')}) ran with ${Object.entries(gatewayEnv).map(([k, v]) => `${k}=${v}`).join(', ')}.`);
   if (quick) report.notes.push(`--quick: a tiny size (${PLAN.sizes.join(', ')} guilds per gateway standing in for 1,000 and 5,000, all scenarios on one cluster) and the baseline's constants shortened to heartbeat ${PLAN.baseline.heartbeatEveryMs} ms, poll ${PLAN.baseline.pollEveryMs} ms, dead after ${PLAN.baseline.deadAfterMs} ms: this checks the harness, its numbers mean nothing.`);
   progress(`bench: ${quick ? 'quick' : 'full'} run; parts ${[...only].join(', ')}; results to ${outDir}`);
 
@@ -185,7 +200,7 @@ async function main(): Promise<void> {
       .map(([n, k]): [number, Kind] => [n, k === 'both' ? (only.has('planned') && only.has('failover') ? 'both' : only.has('planned') ? 'planned' : 'failover') : k])
       .filter(([, k]) => k === 'both' || only.has(k));
     for (const [perPod, kind] of runs) {
-      for (const design of ['leasehold', 'baseline'] as const) {
+      for (const design of (['leasehold', 'baseline'] as const).filter((d) => designs.includes(d))) {
         progress(`cluster: ${design} at ${perPod} guilds per gateway (${kind === 'failover' ? 'crash failover' : kind === 'planned' ? 'planned move, rolling restart' : 'planned move, rolling restart, crash failover'})`);
         try {
           report.designs.push(await runDesign(design, perPod, kind));

@@ -1,5 +1,6 @@
 // leasehold under benchmark: real `leasehold gateway` processes and one `leasehold http` edge,
 // against the shared Redis (own key prefix) and Postgres (own schema), Litestream file replicas.
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
@@ -28,13 +29,20 @@ export interface LeaseholdClusterOptions {
   readonly sim: { restUrl: string; applicationId: string; publicKey: string };
   readonly identifyWindowMs: number;
   readonly restartTimeoutMs: number;
+  /** Extra gateway settings (bench --gateway-env), e.g. LITESTREAM_MONITOR_INTERVAL_MS. */
+  readonly gatewayEnv?: Readonly<Record<string, string>>;
 }
 
 // The built CLI beside the built benchmark (test/helpers/cli.ts resolves it from the sources).
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
-function startRole(name: string, args: string[], env: Record<string, string>): RoleProcess {
-  return new RoleProcess(name, spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+/** A role process whose JSON log also goes to `logFile` (read it while a run is slow). */
+function startRole(name: string, args: string[], env: Record<string, string>, logFile: string): RoleProcess {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const out = createWriteStream(logFile, { flags: 'a' });
+  child.stdout.on('data', (chunk: Buffer) => out.write(chunk));
+  child.once('exit', () => out.end());
+  return new RoleProcess(name, child);
 }
 
 export function leaseholdCluster(o: LeaseholdClusterOptions): BenchCluster {
@@ -58,7 +66,8 @@ export function leaseholdCluster(o: LeaseholdClusterOptions): BenchCluster {
       LEASE_TTL_MS: String(o.ttlMs),
       IDENTIFY_WINDOW_MS: String(o.identifyWindowMs),
       DRAIN_TIMEOUT_MS: '120000',
-    });
+      ...o.gatewayEnv,
+    }, join(o.dir, `${pod}.log`));
     live.set(pod, p);
     all.push(p);
     await p.waitForLine('listening', (l) => l.msg === 'listening', 60_000);
@@ -76,9 +85,15 @@ export function leaseholdCluster(o: LeaseholdClusterOptions): BenchCluster {
     async start() {
       await store.migrate();
       for (const p of pods) await startGateway(p);
-      edge = startRole('http-0', ['http'], { ...common(), POD_ID: 'http-0', DISCORD_PUBLIC_KEY: o.sim.publicKey, ADMIN_TOKEN: 'bench-admin-token' });
+      edge = startRole('http-0', ['http'], { ...common(), POD_ID: 'http-0', DISCORD_PUBLIC_KEY: o.sim.publicKey, ADMIN_TOKEN: 'bench-admin-token' }, join(o.dir, 'http-0.log'));
       await edge.waitForLine('listening', (l) => l.msg === 'listening', 60_000);
       await waitFor('every guild owned by a leasehold gateway', async () => (await ownedBy()).size === o.guilds || undefined, 600_000, 500);
+      // And settled on the ring: a scenario that picks "gw-0's guilds" while the join's handoffs
+      // are still moving some would pick guilds already on their way (a move of those never happens).
+      await waitFor('every guild on its ring owner', async () => {
+        const st = computeStatus(await snapshot({ cluster, store, ringParams: ringParams() }));
+        return (st.guilds.owned === o.guilds && st.overrides.length === 0) || undefined;
+      }, 600_000, 500);
       await waitFor('the edge ready', async () => (await fetch(this.interactionsUrl().replace('/interactions', '/readyz'))).ok || undefined, 60_000, 200);
     },
     interactionsUrl: () => `${String(edge?.lines.find((l) => l.msg === 'listening')?.['url'])}/interactions`,
