@@ -4,7 +4,7 @@
 // Postgres assignment store. Measures Redis CPU (INFO), renew latency, convergence after a
 // pod dies and after a pod joins, and lh:events entries a second; samples a timeline every
 // second and renders it as docs/bench-scale.png.
-//   node dist/bench/scale.js [--quick] [--out DIR] [--png FILE]
+//   node dist/bench/scale.js [--quick] [--pods N] [--guilds N] [--out DIR] [--png FILE]
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -30,7 +30,19 @@ const quick = args.includes('--quick');
 const outDir = arg('--out') ?? fileURLToPath(new URL('../../bench/results', import.meta.url));
 const png = arg('--png') ?? (quick ? undefined : fileURLToPath(new URL('../../docs/bench-scale.png', import.meta.url)));
 const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const PLAN = quick ? { pods: 4, guilds: 2000, ttlMs: 2000, steadySeconds: 4 } : { pods: 32, guilds: 100_000, ttlMs: 10_000, steadySeconds: 30 };
+const BASE_PLAN = quick ? { pods: 4, guilds: 2000, ttlMs: 2000, steadySeconds: 4 } : { pods: 32, guilds: 100_000, ttlMs: 10_000, steadySeconds: 30 };
+/** `--pods N` / `--guilds N` scale the run down (or up) for a look at one size; the table says so. */
+const countArg = (name: string): number | undefined => {
+  const v = arg(name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    process.stderr.write(`bench:scale: ${name} takes a positive integer, not "${v}"\n`);
+    process.exit(2);
+  }
+  return n;
+};
+const PLAN = { ...BASE_PLAN, pods: countArg('--pods') ?? BASE_PLAN.pods, guilds: countArg('--guilds') ?? BASE_PLAN.guilds };
 const PARAMS = ringParams();
 
 interface Pod {
@@ -108,8 +120,10 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => {
     void info().then((now) => {
       const dt = (now.at - prev.at) / 1000;
-      samples.push({ t: (now.at - t0) / 1000, phase, pods: pods.size, held: held(), redisCpuPct: ((now.cpuSec - prev.cpuSec) / dt) * 100, eventsPerSec: (now.eventsAdded - prev.eventsAdded) / dt });
+      const sample = { t: (now.at - t0) / 1000, phase, pods: pods.size, held: held(), redisCpuPct: ((now.cpuSec - prev.cpuSec) / dt) * 100, eventsPerSec: (now.eventsAdded - prev.eventsAdded) / dt };
+      samples.push(sample);
       prev = now;
+      if (samples.length % 10 === 0) progress(`scale: ${sample.t.toFixed(0)} s, ${phase}: ${sample.held} of ${PLAN.guilds} held, Redis ${sample.redisCpuPct.toFixed(1)} % of a core, ${sample.eventsPerSec.toFixed(0)} lh:events/s`);
     });
   }, 1000);
 
@@ -176,6 +190,7 @@ async function main(): Promise<void> {
   report.samples = samples;
   report.finishedAt = new Date().toISOString();
   report.machine = { ...report.machine, loadAtEnd: machine().loadAtStart };
+  if (PLAN.pods !== BASE_PLAN.pods || PLAN.guilds !== BASE_PLAN.guilds) report.notes.push(`Sized by hand: ${PLAN.pods} pods over ${PLAN.guilds} guilds (the design's run is ${BASE_PLAN.pods} over ${BASE_PLAN.guilds}).`);
   if (quick) report.notes.push(`--quick: ${PLAN.pods} pods over ${PLAN.guilds} guilds, TTL ${PLAN.ttlMs} ms: this checks the harness, its numbers mean nothing.`);
   const { md } = writeScaleResults(report, outDir);
   process.stdout.write(`${md}\n`);
