@@ -233,12 +233,17 @@ export class ChaosCluster {
     return Date.now();
   }
 
-  /** Every lease on its desired owner (no override left), and served. */
+  /**
+   * Every running gateway on the ring, every lease on its desired owner (no override left), and
+   * served. Without the first, a gateway restarted by the previous scenario whose Discord sessions
+   * were not READY yet left a ring of the others "converged"; a scenario that then killed those
+   * left it alone, missing every dispatch from before its sessions came up.
+   */
   async waitConverged(timeoutMs: number): Promise<void> {
     await this.waitConvergedOnce(timeoutMs).catch(async (err: unknown) => {
       const st = computeStatus(await snapshot(this.admin()));
       const left = await this.unserved();
-      throw new Error(`${(err as Error).message}: ${st.overrides.length} override(s) (e.g. ${st.overrides.slice(0, 3).map((o) => `${o.guildId} on ${o.owner}, wants ${o.desired ?? '-'}`).join('; ')}), ${left.length} not served (e.g. ${left.slice(0, 3).join('; ')})`);
+      throw new Error(`${(err as Error).message}: ring ${st.ringMembers.join(', ')}, ${st.overrides.length} override(s) (e.g. ${st.overrides.slice(0, 3).map((o) => `${o.guildId} on ${o.owner}, wants ${o.desired ?? '-'}`).join('; ')}), ${left.length} not served (e.g. ${left.slice(0, 3).join('; ')})`);
     });
   }
 
@@ -247,7 +252,8 @@ export class ChaosCluster {
       'the ring to converge',
       async () => {
         const st = computeStatus(await snapshot(this.admin()));
-        return (st.overrides.length === 0 && st.guilds.owned === this.cfg.guilds && (await this.serving())) || undefined;
+        const running = [...this.gateways.values()].filter((p) => this.running(p)).length;
+        return (st.ringMembers.length === running && st.overrides.length === 0 && st.guilds.owned === this.cfg.guilds && (await this.serving())) || undefined;
       },
       timeoutMs,
       250,
