@@ -105,28 +105,30 @@ export class AssignmentStore {
    * The log entry is written in the same transaction.
    */
   async commitEpoch(guildId: string, owner: string, epoch: number, kind: 'claim' | 'handoff' | 'restore', from?: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      // A retried commit of the very same (owner, epoch) succeeds without logging it twice.
-      const cur = await trx.selectFrom('guild_assignments').select(['owner', 'epoch', 'state']).where('guild_id', '=', guildId).forUpdate().executeTakeFirst();
-      if (cur && Number(cur.epoch) === epoch && cur.owner === owner && cur.state === 'active') return;
-      const row = await trx
-        .insertInto('guild_assignments')
-        .values({ guild_id: guildId, owner, epoch, state: 'active' })
-        .onConflict((oc) =>
-          oc
-            .column('guild_id')
-            .doUpdateSet({ owner, epoch, state: 'active', left_at: null, purged_at: null, updated_at: sql`now()` })
-            // Above the stored epoch; or the very same (owner, epoch) again — a retried commit.
-            .where((eb) => eb.or([eb('guild_assignments.epoch', '<', sql<string>`excluded.epoch`), eb.and([eb('guild_assignments.epoch', '=', sql<string>`excluded.epoch`), eb('guild_assignments.owner', '=', sql<string>`excluded.owner`)])])),
-        )
-        .returning('epoch')
-        .executeTakeFirst();
-      if (!row) {
-        const cur = await trx.selectFrom('guild_assignments').select('epoch').where('guild_id', '=', guildId).executeTakeFirst();
-        throw new StaleEpochError(guildId, epoch, Number(cur?.epoch ?? 0));
-      }
-      await trx.insertInto('assignment_log').values({ guild_id: guildId, kind, owner, epoch, from_owner: from ?? null }).execute();
-    });
+    // One statement, one round trip: claims after a failover commit hundreds of epochs a second,
+    // and an interactive transaction held its connection across five round trips (idle in
+    // transaction whenever the pod's event loop was busy), which starved the pool. The upsert
+    // takes the row lock; a retried commit of the very same (owner, epoch) is logged only once.
+    const r = await sql<{ committed: boolean; current: string | null }>`
+      with prev as (
+        select owner, epoch, state from guild_assignments where guild_id = ${guildId}
+      ), up as (
+        insert into guild_assignments (guild_id, owner, epoch, state) values (${guildId}, ${owner}, ${epoch}, 'active')
+        on conflict (guild_id) do update set owner = excluded.owner, epoch = excluded.epoch, state = 'active', left_at = null, purged_at = null, updated_at = now()
+        -- Above the stored epoch; or the very same (owner, epoch) again: a retried commit.
+        where guild_assignments.epoch < excluded.epoch or (guild_assignments.epoch = excluded.epoch and guild_assignments.owner = excluded.owner)
+        returning epoch
+      ), logged as (
+        insert into assignment_log (guild_id, kind, owner, epoch, from_owner)
+        select ${guildId}, ${kind}, ${owner}, ${epoch}, ${from ?? null} from up
+        where not exists (select 1 from prev where prev.epoch = ${epoch} and prev.owner = ${owner} and prev.state = 'active')
+      )
+      select exists (select 1 from up) as committed, (select epoch from prev)::text as current`.execute(this.db);
+    const row = r.rows[0];
+    if (row?.committed) return;
+    // Stale: report the stored epoch as it is now (prev is the statement's snapshot).
+    const cur = await this.db.selectFrom('guild_assignments').select('epoch').where('guild_id', '=', guildId).executeTakeFirst();
+    throw new StaleEpochError(guildId, epoch, Number(cur?.epoch ?? row?.current ?? 0));
   }
 
   async getAssignment(guildId: string): Promise<Assignment | undefined> {
