@@ -100,7 +100,7 @@ export const ENV = {
   LEASE_TTL_MS: { schema: intIn(500, 600_000), def: '10000', roles: ['gateway', 'admin'], doc: 'Lease TTL; member keys use the same TTL.' },
   RENEW_EVERY_MS: { schema: intIn(50, 300_000), def: (env) => fromTtl(env, (ttl) => Math.floor(ttl / 3)), roles: ['gateway'], doc: 'Renew period (default TTL/3).' },
   LEASE_MARGIN_MS: { schema: intIn(0, 60_000), def: (env) => fromTtl(env, (ttl) => Math.max(100, Math.floor(ttl / 10))), roles: ['gateway'], doc: 'Safety margin subtracted from a lease\'s local deadline (default TTL/10, at least 100 ms).' },
-  RECONCILE_EVERY_MS: { schema: intIn(100, 600_000), def: '5000', roles: ['gateway', 'http'], doc: 'Period of the full reconcile that backs up the event stream.' },
+  RECONCILE_EVERY_MS: { schema: intIn(100, 600_000), def: '30000', roles: ['gateway', 'http'], doc: 'Period of the full reconcile (a SCAN of every lease key) that backs up the event stream; changes made with redis-cli alone are seen within it. Every pod runs its own, so Redis SCANs (pods / period) times all lease keys per second: the largest Redis cost at 100k guilds if short.' },
   RING_VNODES: { schema: intIn(1, 4096), def: '2000', roles: ['gateway', 'http', 'admin'], doc: 'Virtual nodes per gateway on the ring; every pod must agree (`lh:ring`).' },
   EVENTS_MAXLEN: { schema: intIn(100, 10_000_000), def: '100000', roles: ['gateway', 'http', 'admin'], doc: 'Approximate cap of the `lh:events` stream.' },
   DISCORD_TOKEN: { schema: z.string().trim().min(1, 'expected the bot token'), roles: ['gateway'], requiredFor: ['gateway'], doc: 'Bot token.' },

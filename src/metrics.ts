@@ -15,6 +15,7 @@ export const metrics = {
   guildsUnowned: new Gauge({ name: 'leasehold_guilds_unowned', help: 'Known guilds with no valid lease.', ...reg }),
   ringMembers: new Gauge({ name: 'leasehold_ring_members', help: 'Gateways on the ring (live, ready, not draining, not cordoned, same ring parameters).', ...reg }),
   leaseClaims: new Counter({ name: 'leasehold_lease_claims_total', help: 'Claim attempts by result.', labelNames: ['result'] as const, ...reg }),
+  reconciles: new Counter({ name: 'leasehold_reconciles_total', help: 'Full reconciles (a SCAN of every lease key) by why: start, periodic, stream_gap, member_gone, rejoined. Many stream_gap ones mean this pod reads lh:events too slowly for its length.', labelNames: ['reason'] as const, ...reg }),
   leaseLost: new Counter({ name: 'leasehold_lease_lost_total', help: 'Leases this pod lost, by reason.', labelNames: ['reason'] as const, ...reg }),
   leaseRenewSeconds: new Histogram({ name: 'leasehold_lease_renew_seconds', help: 'Time to renew all of this pod\'s leases (all chunks).', buckets: fastBuckets, ...reg }),
   scriptSeconds: new Histogram({ name: 'leasehold_script_seconds', help: 'Round-trip time of a Lua script call.', labelNames: ['script'] as const, buckets: fastBuckets, ...reg }),

@@ -55,7 +55,7 @@ export interface OwnershipOptions {
   readonly handoffConcurrency?: number;
   /** Adopt leases handed to this pod that no protocol announced (default true). */
   readonly autoAdopt?: boolean;
-  /** Minimum time between two runs of decide() (default 50 ms). */
+  /** Minimum time between two runs of decide() (default 100 ms). */
   readonly decideMinIntervalMs?: number;
 }
 
@@ -97,6 +97,12 @@ export class OwnershipLoop {
   private lastDecideMs = 0;
   /** The ring's share of the guilds, for claims (claimCandidates). */
   private candidates: { ring: Ring; source: Iterable<string>; size: number; at: number; list: string[] } | undefined;
+  /**
+   * The ring's share without a lease in the mirror, pruned at every decision (a claimed guild
+   * leaves it); worked out again from the share when leases can have gone away: a reconcile
+   * (expired leases leave no stream entry), a release, a new share.
+   */
+  private unleased: string[] | undefined;
   private decideTimer: NodeJS.Timeout | undefined;
   private reconciling: Promise<void> | undefined;
   private lastReconcileAt = -Infinity;
@@ -109,7 +115,7 @@ export class OwnershipLoop {
     opts: OwnershipOptions,
     private readonly deps: OwnershipDeps,
   ) {
-    this.opts = { claimConcurrency: 16, handoffConcurrency: 4, autoAdopt: true, decideMinIntervalMs: 50, ...opts };
+    this.opts = { claimConcurrency: 16, handoffConcurrency: 4, autoAdopt: true, decideMinIntervalMs: 100, ...opts };
     this.tracker = new MissingLeaseTracker(deps.clock, opts.ttlMs);
     this.view = { members: new Map(), cordons: new Set(), pins: new Map(), ringParams: opts.ringParams };
   }
@@ -143,14 +149,16 @@ export class OwnershipLoop {
     await agreeRingParams(cluster.scripts, cluster.keys, this.opts.ringParams, cluster.maxLen);
     const hb = await this.deps.members.heartbeat(this.memberFields());
     this.joinedAtRedisMs = hb.nowMs;
-    this.stream = new EventStreamReader(this.deps.streamRedis, cluster.keys.events, { onEvents: (e) => this.onEvents(e), onGap: () => this.reconcile() }, logger);
+    this.stream = new EventStreamReader(this.deps.streamRedis, cluster.keys.events, { onEvents: (e) => this.onEvents(e), onGap: () => this.reconcile('stream_gap') }, logger);
     const from = await this.stream.position();
-    await this.reconcile();
+    await this.reconcile('start');
     this.stream.start(from);
     this.status = 'running';
     this.every(this.opts.renewEveryMs, () => this.renewAll());
     this.every(this.opts.renewEveryMs, () => this.heartbeat());
-    this.every(this.opts.reconcileEveryMs, () => this.reconcile());
+    // A full reconcile SCANs every lease key: the periodic one is skipped when another (a member
+    // gone, a stream gap) ran within the interval.
+    this.every(this.opts.reconcileEveryMs, () => (this.deps.clock.now() - this.lastReconcileAt >= this.opts.reconcileEveryMs / 2 ? this.reconcile('periodic') : undefined));
     // Deadlines are checked at least this often even when nothing else happens.
     this.every(Math.max(20, Math.floor(this.opts.marginMs / 2)), () => this.scheduleDecide());
     this.scheduleDecide();
@@ -179,8 +187,10 @@ export class OwnershipLoop {
   }
 
   /** Re-read everything now (also run on a stream gap and on a timer). */
-  reconcile(): Promise<void> {
-    this.reconciling ??= this.doReconcile().finally(() => {
+  reconcile(reason: 'start' | 'periodic' | 'stream_gap' | 'member_gone' | 'rejoined'): Promise<void> {
+    if (this.reconciling) return this.reconciling;
+    metrics.reconciles.inc({ reason });
+    this.reconciling = this.doReconcile().finally(() => {
       this.reconciling = undefined;
     });
     return this.reconciling;
@@ -282,7 +292,7 @@ export class OwnershipLoop {
     if (r.joined) {
       // Our member key had vanished (expired while paused, or a wiped Redis): look at everything.
       this.deps.logger.warn('member key was missing; rejoined the cluster');
-      await this.reconcile();
+      await this.reconcile('rejoined');
     }
   }
 
@@ -297,6 +307,7 @@ export class OwnershipLoop {
     const garbage = [...members.garbage, ...scan.garbage, ...pins.garbage];
     if (garbage.length > 0) logger.warn({ keys: garbage.slice(0, 20), count: garbage.length }, 'keys holding garbage are treated as absent');
     this.routing.replaceLeases(scan.leases);
+    this.unleased = undefined;
     this.tracker.sync(this.routing.leases());
     this.setView({ members: members.members, cordons: new Set(cordons.keys()), pins: pins.pins, ringParams: this.opts.ringParams });
     this.lastReconcileAt = this.deps.clock.now();
@@ -335,9 +346,16 @@ export class OwnershipLoop {
   private async onEvents(events: ClusterEvent[]): Promise<void> {
     let membership = false;
     let memberGone = false;
+    // Whether any entry can change what this pod should do. Claims and handoffs between other
+    // pods cannot (at 100k guilds they are most of the stream, and 32 loops in one process each
+    // deciding on every burst was most of the bench's CPU): the periodic decision covers the rest.
+    let relevant = false;
     for (const e of events) {
       if (e.type === 'member_expire' || e.type === 'member_leave') memberGone = true;
       this.routing.applyEvent(e);
+      if ((e.type !== 'claim' && e.type !== 'handoff') || e.owner === this.opts.podId || this.held.has(e.guild)) relevant = true;
+      // A guild without a lease again may be ours to claim.
+      if (e.type === 'release' || e.type === 'force_release') this.unleased = undefined;
       if (e.type.startsWith('member_') || e.type === 'pin' || e.type === 'unpin' || e.type === 'cordon' || e.type === 'uncordon' || e.type === 'ring') membership = true;
       // A newer epoch for a guild we hold (someone else's claim or handoff), or a release of our
       // own epoch: stop now, before any renew says so. Stream entries can trail our own script
@@ -353,12 +371,12 @@ export class OwnershipLoop {
     // rather than at the next periodic reconcile, so its guilds are claimed about one TTL after
     // it stopped renewing.
     if (memberGone) {
-      await this.reconcile();
+      await this.reconcile('member_gone');
       // Its last lease renew may have come after its last heartbeat: look once more.
-      const t = setTimeout(() => void this.reconcile().catch(() => undefined), this.opts.renewEveryMs);
+      const t = setTimeout(() => void this.reconcile('member_gone').catch(() => undefined), this.opts.renewEveryMs);
       t.unref();
     } else if (membership) await this.refreshView();
-    this.scheduleDecide();
+    if (relevant || memberGone || membership) this.scheduleDecide();
   }
 
   private async refreshView(): Promise<void> {
@@ -411,12 +429,16 @@ export class OwnershipLoop {
     const size = source instanceof Set || source instanceof Map ? source.size : Array.isArray(source) ? source.length : -1;
     const now = this.deps.clock.now();
     const c = this.candidates;
-    if (!c || c.ring !== ring || c.source !== source || c.size !== size || size < 0 || now - c.at > this.opts.reconcileEveryMs) {
+    if (!c || c.ring !== ring || c.source !== source || c.size !== size || size < 0 || now - c.at > Math.min(this.opts.reconcileEveryMs, 5000)) {
       const list: string[] = [];
       for (const g of source) if (ring.lookup(g) === this.opts.podId) list.push(g);
       this.candidates = { ring, source, size, at: now, list };
+      this.unleased = undefined;
     }
-    const mine = (this.candidates as { list: string[] }).list;
+    // In a settled cluster every guild of the share has a lease: a decision then walks none.
+    const leases = this.routing.leases();
+    const mine = (this.unleased ?? (this.candidates as { list: string[] }).list).filter((g) => !leases.has(g));
+    this.unleased = mine;
     const pinned: string[] = [];
     for (const [g, pod] of this.view.pins) if (pod === this.opts.podId && (!(source instanceof Set) || source.has(g))) pinned.push(g);
     return pinned.length > 0 ? [...mine, ...pinned] : mine;
@@ -440,6 +462,7 @@ export class OwnershipLoop {
       busy: this.busy,
       now,
       ttlMs: this.opts.ttlMs,
+      renew: false, // renewAll runs on its own timer
     });
     const claims: Action[] = [];
     const handoffs: Action[] = [];
@@ -557,12 +580,10 @@ export class OwnershipLoop {
         } catch (err) {
           this.deps.logger.warn({ err, guild: a.guildId }, 'claim failed');
         }
+        // Once in place the guild is no longer busy; the next periodic decision sees whether it
+        // must move (one decision per acquire was most of a 32-loop process's CPU at 30k guilds).
         if (!acquiring) ended(a.guildId, false);
-        else
-          void acquiring.finally(() => {
-            ended(a.guildId, true);
-            this.scheduleDecide();
-          });
+        else void acquiring.finally(() => ended(a.guildId, true));
       }
       for (; next < todo.length; next++) ended((todo[next] as { guildId: string }).guildId, false);
     };

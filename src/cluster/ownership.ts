@@ -40,6 +40,11 @@ export interface OwnershipInput {
   /** clock.now() (monotonic ms). */
   readonly now: number;
   readonly ttlMs: number;
+  /**
+   * Whether to end with the renew action (default true). A driver that renews on its own timer
+   * says false: sorting every held lease at every decision is wasted on it.
+   */
+  readonly renew?: boolean;
 }
 
 export type StopReason = 'deadline' | 'lost' | 'moved';
@@ -113,7 +118,7 @@ export function decide(input: OwnershipInput): Action[] {
   }
 
   actions.sort(compareActions);
-  if (keep.length > 0) actions.push({ kind: 'renew', guilds: keep.sort((a, b) => compareIds(a.guildId, b.guildId)) });
+  if (keep.length > 0 && input.renew !== false) actions.push({ kind: 'renew', guilds: keep.sort((a, b) => compareIds(a.guildId, b.guildId)) });
   return actions;
 }
 
