@@ -6,6 +6,7 @@
 // second and renders it as docs/bench-scale.png.
 //   node dist/bench/scale.js [--quick] [--pods N] [--guilds N] [--out DIR] [--png FILE]
 import { randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createClusterClient, type ClusterClient } from '../src/cluster/client.js';
@@ -15,6 +16,7 @@ import { Ring, ringParams } from '../src/cluster/ring.js';
 import { systemClock } from '../src/clock.js';
 import { silentLogger } from '../src/log.js';
 import { metrics } from '../src/metrics.js';
+import { ENV } from '../src/config.js';
 import { createAssignmentStore, type AssignmentStore } from '../src/store/index.js';
 import { startPrivateRedis } from '../test/helpers/redis-server.js';
 import { realisticGuildIds } from './ring.js';
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
         ttlMs: PLAN.ttlMs,
         renewEveryMs: Math.floor(PLAN.ttlMs / 3),
         marginMs: Math.max(100, Math.floor(PLAN.ttlMs / 10)),
-        reconcileEveryMs: 5000,
+        reconcileEveryMs: Number(ENV.RECONCILE_EVERY_MS.def), // the product's default
         ringParams: PARAMS,
         guilds: () => guilds,
         memberFields: () => ({ addr: `10.0.0.1:${id}`, role: 'gateway', version: 'bench', ready: true, draining: false }),
@@ -114,6 +116,10 @@ async function main(): Promise<void> {
     return { cpuSec: num('used_cpu_sys') + num('used_cpu_user'), eventsAdded: added >= 0 ? Number(xinfo[added + 1]) : 0, at: performance.now() };
   };
   const samples: ScaleSample[] = [];
+  // All 32 loops share this process's one event loop: its delay says when the run measures the
+  // process rather than the design (heartbeats late by a TTL make members expire).
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay.enable();
   let phase = 'start';
   let prev = await info();
   const t0 = performance.now();
@@ -123,7 +129,12 @@ async function main(): Promise<void> {
       const sample = { t: (now.at - t0) / 1000, phase, pods: pods.size, held: held(), redisCpuPct: ((now.cpuSec - prev.cpuSec) / dt) * 100, eventsPerSec: (now.eventsAdded - prev.eventsAdded) / dt };
       samples.push(sample);
       prev = now;
-      if (samples.length % 10 === 0) progress(`scale: ${sample.t.toFixed(0)} s, ${phase}: ${sample.held} of ${PLAN.guilds} held, Redis ${sample.redisCpuPct.toFixed(1)} % of a core, ${sample.eventsPerSec.toFixed(0)} lh:events/s`);
+      if (samples.length % 10 === 0)
+        void Promise.all([metrics.leaseClaims.get(), metrics.reconciles.get()]).then(([c, r]) => {
+          const counts = (m: { values: { labels: Record<string, string | number | undefined>; value: number }[] }, label: string) => m.values.map((v) => `${String(v.labels[label])} ${v.value}`).join(', ') || 'none';
+          progress(`scale: ${sample.t.toFixed(0)} s, ${phase}: ${sample.held} of ${PLAN.guilds} held, Redis ${sample.redisCpuPct.toFixed(1)} % of a core, ${sample.eventsPerSec.toFixed(0)} lh:events/s, event loop delay max ${(loopDelay.max / 1e6).toFixed(0)} ms; claims so far: ${counts(c, 'result')}; reconciles: ${counts(r, 'reason')}`);
+          loopDelay.reset();
+        });
     });
   }, 1000);
 
