@@ -154,6 +154,8 @@ export class LeaseClient {
         const guildId = this.keys.guildOf(key);
         const [err, v] = replies[i] ?? [];
         const fields = (v ?? []) as (string | null)[];
+        // Released or expired between the SCAN and the read: simply absent, not garbage.
+        if (!err && fields.every((f) => f === null)) return;
         const lease = guildId && !err ? parseLease(guildId, fields[0], fields[1], fields[2]) : undefined;
         if (lease) leases.push(lease);
         else garbage.push(key);

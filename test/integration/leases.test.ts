@@ -170,6 +170,29 @@ describe('hand-edited garbage', () => {
     expect(scan.garbage).toEqual([t.keys.lease(G)]);
   });
 
+  it('a lease released between the SCAN and its read is absent, not garbage', async () => {
+    await leases.claim(G, 'pod-a', { floor: 0, ttlMs: 5000, waitedFullTtl: false });
+    await leases.claim(G2, 'pod-a', { floor: 0, ttlMs: 5000, waitedFullTtl: false });
+    // The reads of the SCAN's batch go out as one pipeline: the release lands just before it.
+    const pipeline = t.redis.pipeline.bind(t.redis);
+    let released = false;
+    t.redis.pipeline = ((...a: Parameters<typeof pipeline>) => {
+      if (!released) {
+        released = true;
+        void t.redis.del(t.keys.lease(G));
+      }
+      return pipeline(...a);
+    }) as typeof t.redis.pipeline;
+    try {
+      const scan = await leases.scanAll();
+      expect(released).toBe(true);
+      expect(scan.leases.map((l) => l.guildId)).toEqual([G2]);
+      expect(scan.garbage).toEqual([]);
+    } finally {
+      t.redis.pipeline = pipeline;
+    }
+  });
+
   it('an epoch key too large to be exact is treated as garbage and replaced above the floor', async () => {
     await t.redis.set(t.keys.epoch(G), '99999999999999999999');
     expect(await leases.claim(G, 'pod-a', { floor: 7, ttlMs: 5000, waitedFullTtl: true })).toMatchObject({ ok: true, epoch: 8 });
