@@ -4,7 +4,7 @@
 // Postgres assignment store. Measures Redis CPU (INFO), renew latency, convergence after a
 // pod dies and after a pod joins, and lh:events entries a second; samples a timeline every
 // second and renders it as docs/bench-scale.png.
-//   node dist/bench/scale.js [--quick] [--pods N] [--guilds N] [--out DIR] [--png FILE]
+//   node dist/bench/scale.js [--quick] [--pods N] [--guilds N] [--log] [--out DIR] [--png FILE]
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ import { MemberClient } from '../src/cluster/members.js';
 import { OwnershipLoop } from '../src/cluster/ownership-loop.js';
 import { Ring, ringParams } from '../src/cluster/ring.js';
 import { systemClock } from '../src/clock.js';
-import { silentLogger } from '../src/log.js';
+import { createLogger, silentLogger } from '../src/log.js';
 import { metrics } from '../src/metrics.js';
 import { ENV } from '../src/config.js';
 import { createAssignmentStore, type AssignmentStore } from '../src/store/index.js';
@@ -29,6 +29,8 @@ import { progress } from './table.js';
 const args = process.argv.slice(2);
 const arg = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const quick = args.includes('--quick');
+/** `--log`: the loops' warnings as JSON lines on stderr (slow heartbeats, stream gaps, failed commits). */
+const loopLogger = args.includes('--log') ? createLogger({ level: 'warn', role: 'bench-scale' }) : silentLogger;
 const outDir = arg('--out') ?? fileURLToPath(new URL('../../bench/results', import.meta.url));
 const png = arg('--png') ?? (quick ? undefined : fileURLToPath(new URL('../../docs/bench-scale.png', import.meta.url)));
 const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
         guilds: () => guilds,
         memberFields: () => ({ addr: `10.0.0.1:${id}`, role: 'gateway', version: 'bench', ready: true, draining: false }),
       },
-      { cluster, streamRedis: stream, store, members, clock: systemClock, logger: silentLogger, hooks: { acquired: async () => undefined, lost: () => undefined } },
+      { cluster, streamRedis: stream, store, members, clock: systemClock, logger: loopLogger.child({ pod: id }), hooks: { acquired: async () => undefined, lost: () => undefined } },
     );
     await loop.start();
     const pod = { id, loop, redis, stream };

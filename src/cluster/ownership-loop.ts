@@ -149,13 +149,22 @@ export class OwnershipLoop {
     await agreeRingParams(cluster.scripts, cluster.keys, this.opts.ringParams, cluster.maxLen);
     const hb = await this.deps.members.heartbeat(this.memberFields());
     this.joinedAtRedisMs = hb.nowMs;
+    // Heartbeats start now, not after the first reconcile: a SCAN of 100k leases on a busy Redis
+    // can outlast the TTL, and a member key that expires meanwhile makes every other pod reconcile.
+    this.every(this.opts.renewEveryMs, () => this.heartbeat(), { whileStarting: true });
     this.stream = new EventStreamReader(this.deps.streamRedis, cluster.keys.events, { onEvents: (e) => this.onEvents(e), onGap: () => this.reconcile('stream_gap') }, logger);
-    const from = await this.stream.position();
-    await this.reconcile('start');
-    this.stream.start(from);
+    try {
+      const from = await this.stream.position();
+      await this.reconcile('start');
+      this.stream.start(from);
+    } catch (err) {
+      // A start that failed must not leave its heartbeat running (a member nobody serves).
+      for (const t of this.timers) clearInterval(t);
+      this.timers = [];
+      throw err;
+    }
     this.status = 'running';
     this.every(this.opts.renewEveryMs, () => this.renewAll());
-    this.every(this.opts.renewEveryMs, () => this.heartbeat());
     // A full reconcile SCANs every lease key: the periodic one is skipped when another (a member
     // gone, a stream gap) ran within the interval.
     this.every(this.opts.reconcileEveryMs, () => (this.deps.clock.now() - this.lastReconcileAt >= this.opts.reconcileEveryMs / 2 ? this.reconcile('periodic') : undefined));
@@ -279,16 +288,20 @@ export class OwnershipLoop {
     return { ...this.opts.memberFields(), ring: ringParamsId(this.opts.ringParams) };
   }
 
-  private every(ms: number, fn: () => Promise<void> | void): void {
+  private every(ms: number, fn: () => Promise<void> | void, o: { whileStarting?: boolean } = {}): void {
     const t = setInterval(() => {
-      if (this.status !== 'running') return;
+      if (this.status !== 'running' && !(o.whileStarting && this.status === 'idle')) return;
       Promise.resolve(fn()).catch((err: unknown) => this.deps.logger.warn({ err }, 'ownership loop step failed'));
     }, ms);
     this.timers.push(t);
   }
 
   private async heartbeat(): Promise<void> {
+    const sent = this.deps.clock.now();
     const r = await this.deps.members.heartbeat(this.memberFields());
+    const tookMs = this.deps.clock.now() - sent;
+    // Three slow ones in a row and the member key expires: the others reconcile and claim.
+    if (tookMs > this.opts.ttlMs / 3) this.deps.logger.warn({ tookMs, ttlMs: this.opts.ttlMs }, 'member heartbeat slow');
     if (r.joined) {
       // Our member key had vanished (expired while paused, or a wiped Redis): look at everything.
       this.deps.logger.warn('member key was missing; rejoined the cluster');

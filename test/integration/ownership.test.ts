@@ -293,6 +293,39 @@ describe('ownership loop on real Redis and Postgres', () => {
     expect(source.adoptCalls).toEqual([]);
   });
 
+  it('a pod whose first reconcile outlasts the TTL keeps its member key alive meanwhile', async () => {
+    // Its first Postgres sync takes two TTLs (a SCAN of 100k leases on a busy Redis can).
+    let slowOnce = true;
+    const slowStart = (real: AssignmentStore): AssignmentStore =>
+      new Proxy(real, {
+        get(target, prop, receiver) {
+          if (prop === 'listPins' && slowOnce) {
+            slowOnce = false;
+            return async () => {
+              await new Promise((r) => setTimeout(r, TTL * 2));
+              return real.listPins();
+            };
+          }
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    const pod = await startPod('pod-0', { store: slowStart });
+    pods.push(pod);
+    const memberKey = pod.cluster.keys.member('pod-0');
+    let starting = true;
+    const starts = pod.loop.start().finally(() => (starting = false));
+    const missing: number[] = [];
+    await waitFor('the member key', async () => (await pod.cluster.redis.exists(memberKey)) === 1 || undefined, 5000, 10);
+    while (starting) {
+      if ((await pod.cluster.redis.exists(memberKey)) === 0) missing.push(Date.now());
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await starts;
+    expect(slowOnce).toBe(false);
+    expect(missing).toEqual([]);
+  });
+
   it('a cordoned pod hands its guilds off and claims nothing until uncordoned', async () => {
     for (let i = 0; i < 2; i++) pods.push(await startPod(`pod-${i}`));
     await Promise.all(pods.map((p) => p.loop.start()));
