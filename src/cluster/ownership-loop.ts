@@ -617,6 +617,9 @@ export class OwnershipLoop {
       if (r.code === ScriptErrorCode.UntilUnknown) this.tracker.noteMissing(guildId);
       // `until` exists again: a later disappearance must start its own full-TTL wait.
       else if (r.code === ScriptErrorCode.LeaseNotExpired) this.tracker.clear(guildId);
+      // The mirror is behind (its stream entry is still on the way): note the owner the script
+      // named, so the next decisions do not claim it again and again.
+      else if (r.code === ScriptErrorCode.LeaseHeld) this.routing.noteOwner(guildId, r.owner, r.epoch);
       return undefined;
     }
     this.tracker.clear(guildId);

@@ -6,6 +6,7 @@ import { OwnershipLoop } from '../../src/cluster/ownership-loop.js';
 import { ringParams } from '../../src/cluster/ring.js';
 import { systemClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/log.js';
+import { metrics } from '../../src/metrics.js';
 import { createAssignmentStore, type AssignmentStore } from '../../src/store/index.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { testRedis, testSchema, waitFor, wipePrefix, type TestRedis, type TestSchema } from '../helpers/services.js';
@@ -39,7 +40,7 @@ let pods: SimPod[] = [];
 
 type HandoffHook = (pod: SimPod, guildId: string, epoch: number, to: string, floor: number) => Promise<void>;
 
-async function startPod(id: string, o: { redisUrl?: string; databaseUrl?: string; acquireMs?: number; store?: (s: AssignmentStore) => AssignmentStore; handoff?: HandoffHook; decideMinIntervalMs?: number } = {}): Promise<SimPod> {
+async function startPod(id: string, o: { redisUrl?: string; databaseUrl?: string; acquireMs?: number; store?: (s: AssignmentStore) => AssignmentStore; handoff?: HandoffHook; decideMinIntervalMs?: number; guilds?: () => Iterable<string> } = {}): Promise<SimPod> {
   const redis = new Redis(o.redisUrl ?? t.url, { maxRetriesPerRequest: 1 });
   const stream = new Redis(o.redisUrl ?? t.url);
   const cluster = createClusterClient(redis, t.prefix, 10_000);
@@ -55,7 +56,7 @@ async function startPod(id: string, o: { redisUrl?: string; databaseUrl?: string
       marginMs: 150,
       reconcileEveryMs: RECONCILE,
       ringParams: ringParams(),
-      guilds: () => GUILDS,
+      guilds: o.guilds ?? (() => GUILDS),
       ...(o.decideMinIntervalMs ? { decideMinIntervalMs: o.decideMinIntervalMs } : {}),
       memberFields: () => ({ addr: `127.0.0.1:${1000 + pods.length}`, role: 'gateway', version: 'test', ...pod.state }),
     },
@@ -324,6 +325,27 @@ describe('ownership loop on real Redis and Postgres', () => {
     await starts;
     expect(slowOnce).toBe(false);
     expect(missing).toEqual([]);
+  });
+
+  it('a claim that finds a lease the mirror does not know is not tried again at every decision', async () => {
+    // A guild the pod learns about after its start, whose lease was written without a stream
+    // entry (as if the entry were still on the way): the claim script names the owner.
+    const extra = String((BigInt(Date.UTC(2025, 2, 1) - 1420070400000) << 22n) + 3n);
+    const list = [...GUILDS];
+    const pod = await startPod('pod-0', { guilds: () => list });
+    pods.push(pod);
+    await pod.loop.start();
+    await waitFor('all guilds held', () => liveHeld() === GUILDS.length || undefined, 20_000);
+    await pod.cluster.redis.hset(pod.cluster.keys.lease(extra), 'owner', 'pod-9', 'epoch', '4', 'since', '1');
+    await pod.cluster.redis.pexpire(pod.cluster.keys.lease(extra), 60_000);
+    const heldClaims = async () => (await metrics.leaseClaims.get()).values.find((v) => v.labels['result'] === 'LeaseHeld')?.value ?? 0;
+    const before = await heldClaims();
+    list.push(extra);
+    await waitFor('the first claim of it', async () => (await heldClaims()) > before || undefined, 5000, 10);
+    // Ten decisions' worth of time (periodic ones every 75 ms, under the 1 s reconcile).
+    await new Promise((r) => setTimeout(r, 750));
+    expect((await heldClaims()) - before).toBe(1);
+    expect(pod.loop.routing.lease(extra)).toMatchObject({ owner: 'pod-9', epoch: 4 });
   });
 
   it('a cordoned pod hands its guilds off and claims nothing until uncordoned', async () => {
