@@ -13,6 +13,7 @@ import { EventStreamReader } from './events.js';
 import { agreeRingParams, readMembers, type MemberClient, type MemberFields } from './members.js';
 import { decide, MissingLeaseTracker, type Action, type HeldLease } from './ownership.js';
 import { RoutingTable } from './routing.js';
+import { Backoffs } from './backoff.js';
 import { ringParamsId, type Ring } from './ring.js';
 import type { ClusterEvent, ClusterView, RingParams } from './types.js';
 
@@ -84,9 +85,10 @@ export class OwnershipLoop {
   /** Guild → the epoch this pod handed away: the mirror can show it as ours a while longer; not to be adopted. */
   private readonly movedAway = new Map<string, number>();
   /** guild@epoch → when the mirror may make us try adopting it again, after a failure. */
-  private readonly adoptRetryAt = new Map<string, { at: number; backoffMs: number }>();
+  private readonly adoptRetryAt = new Backoffs(500, 10_000);
   private readonly tracker: MissingLeaseTracker;
-  private readonly retryAfter = new Map<string, { at: number; backoffMs: number }>();
+  /** Guilds whose claimed data could not be put in place: their next claim waits. */
+  private readonly retryAfter = new Backoffs(1000, 60_000);
   private view: ClusterView;
   private status: Status = 'idle';
   private stream: EventStreamReader | undefined;
@@ -267,11 +269,9 @@ export class OwnershipLoop {
       this.held.set(guildId, { guildId, epoch, deadline: sent + this.opts.ttlMs - this.opts.marginMs });
       this.updateOwnedGauge();
       await this.deps.hooks.acquired(guildId, epoch, 'adopt');
-      this.adoptRetryAt.delete(`${guildId}@${epoch}`);
+      this.adoptRetryAt.succeeded(`${guildId}@${epoch}`);
     } catch (err) {
-      const key = `${guildId}@${epoch}`;
-      const backoffMs = Math.min((this.adoptRetryAt.get(key)?.backoffMs ?? 250) * 2, 10_000);
-      this.adoptRetryAt.set(key, { at: this.deps.clock.now() + backoffMs, backoffMs });
+      const backoffMs = this.adoptRetryAt.failed(`${guildId}@${epoch}`, this.deps.clock.now());
       this.deps.logger.warn({ err, guild: guildId, epoch, retryInMs: backoffMs }, 'adopting a handed-over lease failed');
       const h = this.held.get(guildId);
       if (h?.epoch === epoch) {
@@ -491,10 +491,7 @@ export class OwnershipLoop {
 
   /** Leases the mirror shows as ours (handed to us since we joined) that we do not hold yet. */
   private adoptAnnounced(): void {
-    if (this.adoptRetryAt.size > 1000) {
-      const stale = this.deps.clock.now() - 60_000;
-      for (const [k, v] of this.adoptRetryAt) if (v.at < stale) this.adoptRetryAt.delete(k);
-    }
+    if (this.adoptRetryAt.size > 1000) this.adoptRetryAt.prune(this.deps.clock.now() - 60_000);
     for (const lease of this.routing.leasesOf(this.opts.podId)) {
       const guildId = lease.guildId;
       if (this.busy.has(guildId) || this.held.get(guildId)?.epoch === lease.epoch) continue;
@@ -502,7 +499,7 @@ export class OwnershipLoop {
       if ((this.movedAway.get(guildId) ?? 0) >= lease.epoch) continue; // handed away; the mirror has not seen it yet
       // A failed adopt (Postgres busy, or the mirror behind a lease that already expired) waits
       // before the mirror may ask again: retrying at every decide turned a slow Postgres into a storm.
-      if ((this.adoptRetryAt.get(`${guildId}@${lease.epoch}`)?.at ?? 0) > this.deps.clock.now()) continue;
+      if (this.adoptRetryAt.waiting(`${guildId}@${lease.epoch}`, this.deps.clock.now())) continue;
       void this.adopt(guildId, lease.epoch, undefined).catch(() => undefined);
     }
   }
@@ -559,7 +556,7 @@ export class OwnershipLoop {
 
   private async runClaims(claims: Action[], now: number): Promise<void> {
     if (claims.length === 0 || now < this.claimsPausedUntil) return;
-    const todo = claims.filter((a): a is Extract<Action, { kind: 'claim' }> => a.kind === 'claim' && (this.retryAfter.get(a.guildId)?.at ?? 0) <= now);
+    const todo = claims.filter((a): a is Extract<Action, { kind: 'claim' }> => a.kind === 'claim' && !this.retryAfter.waiting(a.guildId, now));
     if (todo.length === 0) return;
     for (const a of todo) this.busy.add(a.guildId);
     this.deps.hooks.claiming?.(todo.map((a) => a.guildId));
@@ -653,11 +650,9 @@ export class OwnershipLoop {
     const { cluster, clock, hooks, logger } = this.deps;
     try {
       await hooks.acquired(guildId, epoch, 'claim');
-      this.retryAfter.delete(guildId);
+      this.retryAfter.succeeded(guildId);
     } catch (err) {
-      const prev = this.retryAfter.get(guildId)?.backoffMs ?? 500;
-      const backoffMs = Math.min(prev * 2, 60_000);
-      this.retryAfter.set(guildId, { at: clock.now() + backoffMs, backoffMs });
+      const backoffMs = this.retryAfter.failed(guildId, clock.now());
       logger.error({ err, guild: guildId, epoch, retryInMs: backoffMs }, 'guild refused after claim (restore failed?); releasing and retrying later');
       this.drop(guildId, epoch, 'released');
       await cluster.leases.release(guildId, this.opts.podId, epoch, 'acquire_failed').catch(() => undefined);

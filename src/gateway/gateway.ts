@@ -74,8 +74,7 @@ export class Gateway {
     await this.store.migrate();
 
     // A dead owner's guilds are claimed ~TTL after its last renew, then restored: keep more than that.
-    const buffer = new ReplayBuffer(this.clock, c.leaseTtlMs + 30_000, c.eventBufferMaxBytes);
-    this.buffer = buffer;
+    this.buffer = new ReplayBuffer(this.clock, c.leaseTtlMs + 30_000, c.eventBufferMaxBytes);
     this.guildData = createGuildData({
       dataDir: c.dataDir,
       replicaUrl: c.replicaUrl,
@@ -85,7 +84,7 @@ export class Gateway {
       replication: { monitorIntervalMs: c.litestreamMonitorIntervalMs, groupSize: c.litestreamGroupSize, nice: c.litestreamNice },
       // Lets a restore whose latest replica state is unreadable fall back to an earlier WAL index
       // when this buffer can replay everything after it (restore-fallback.ts).
-      replayCoversSince: () => this.clock.wallNow() - (this.clock.now() - buffer.completeSince()),
+      replayCoversSince: () => this.clock.wallNow() - (this.clock.now() - this.buffer.completeSince()),
       logger: log,
     });
     this.guildData.start();
@@ -116,7 +115,7 @@ export class Gateway {
       podId: c.podId,
       dbs: this.guildData.dbs,
       history: this.history,
-      buffer,
+      buffer: this.buffer,
       rest: this.discord.client.rest,
       pending,
       clock: this.clock,
@@ -275,11 +274,11 @@ export class Gateway {
     const t = setInterval(() => {
       this.handoffTarget.tick();
       // A pin whose claim went to another pod after all (or never ended) stops keeping events.
-      for (const g of buffer.pinnedGuilds()) {
+      for (const g of this.buffer.pinnedGuilds()) {
         const owner = this.loop.routing.lease(g)?.owner;
-        if (owner !== undefined && owner !== c.podId) buffer.unpin(g);
+        if (owner !== undefined && owner !== c.podId) this.buffer.unpin(g);
       }
-      metrics.eventBufferBytes.set(buffer.stats().bytes);
+      metrics.eventBufferBytes.set(this.buffer.stats().bytes);
       metrics.replicationLagSeconds.set(this.guildData.replicationLag());
       for (const s of ['ready', 'resuming', 'connecting', 'disconnected'] as const) metrics.gatewaySessions.set({ status: s }, [...this.discord.status().values()].filter((x) => x === s).length);
     }, 1000);
