@@ -10,7 +10,11 @@ export interface Application {
   readonly key: string;
   readonly pod: string;
   readonly epoch: number;
-  /** Wall-clock ms. */
+  /**
+   * Wall-clock ms of the fence check just before the write committed: the moment it was decided
+   * under the lease. A pod paused between that check and this record commits to a copy the next
+   * owner does not read; judging it by the record's time would call a valid write stale.
+   */
   readonly at: number;
   readonly t: string;
   readonly outcome: 'applied' | 'duplicate' | 'replayed';

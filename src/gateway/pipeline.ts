@@ -222,7 +222,8 @@ export class EventPipeline {
       if (e.t === 'MESSAGE_CREATE') for (const f of FEATURES) if (f.onMessage) await f.onMessage(ctx, e.d as APIMessage);
       return drafts;
     });
-    this.d.history.write({ guild: guildId, key, pod: this.d.podId, epoch, at: this.d.clock.wallNow(), t: e.t, outcome: r.duplicate ? 'duplicate' : outcome, effects: r.duplicate ? [] : messageNonces(r.outbox) });
+    // `at` is when the fence last held (just before COMMIT), not now: see ApplyResult.
+    this.d.history.write({ guild: guildId, key, pod: this.d.podId, epoch, at: r.fencedAt, t: e.t, outcome: r.duplicate ? 'duplicate' : outcome, effects: r.duplicate ? [] : messageNonces(r.outbox) });
     metrics.events.inc({ outcome: r.duplicate ? 'duplicate' : outcome });
     if (!r.duplicate && r.outbox.length > 0) await this.send(guildId, epoch, r.outbox);
   }
@@ -238,7 +239,7 @@ export class EventPipeline {
       response = handler ? await handler(ctx, i) : { type: 4, data: { content: `Unknown command "${name}".`, flags: 64 } };
       return [...drafts, { kind: INTERACTION_RESPONSE, payload: response, nonce: key }];
     });
-    this.d.history.write({ guild: guildId, key, pod: this.d.podId, epoch, at: this.d.clock.wallNow(), t: 'INTERACTION_CREATE', outcome: r.duplicate ? 'duplicate' : 'applied', effects: r.duplicate ? [] : messageNonces(r.outbox) });
+    this.d.history.write({ guild: guildId, key, pod: this.d.podId, epoch, at: r.fencedAt, t: 'INTERACTION_CREATE', outcome: r.duplicate ? 'duplicate' : 'applied', effects: r.duplicate ? [] : messageNonces(r.outbox) });
     metrics.events.inc({ outcome: r.duplicate ? 'duplicate' : 'applied' });
     if (r.duplicate) {
       // Applied before (a retry, or a replay after failover): answer with the recorded response.

@@ -25,7 +25,12 @@ export interface GuildDbOptions {
   readonly onCommit?: (guildId: string) => void;
 }
 
-export type ApplyResult = { readonly duplicate: true } | { readonly duplicate: false; readonly outbox: readonly OutboxRow[] };
+/**
+ * `fencedAt`: wall time of the last fence check before COMMIT, the moment the write was decided
+ * under the lease. A process paused between that check and its history record (SIGSTOP, a
+ * stalled VM) commits to a copy nobody reads any more; the record must show when it was valid.
+ */
+export type ApplyResult = ({ readonly duplicate: true } | { readonly duplicate: false; readonly outbox: readonly OutboxRow[] }) & { readonly fencedAt: number };
 
 /** What an event's state change returns: the side effects to put in the outbox (none: void). */
 export type Effects = readonly OutboxDraft[] | void;
@@ -118,6 +123,11 @@ export class GuildDb {
    * is held until it returns.
    */
   async write<T>(fence: GuildFence, fn: (trx: GuildKysely) => Promise<T> | T): Promise<T> {
+    return (await this.fencedWrite(fence, fn)).out;
+  }
+
+  /** write(), also returning the wall time of the fence check just before COMMIT. */
+  private async fencedWrite<T>(fence: GuildFence, fn: (trx: GuildKysely) => Promise<T> | T): Promise<{ out: T; fencedAt: number }> {
     this.assertOpen();
     return this.kysely.connection().execute(async (conn) => {
       this.assertOpen();
@@ -126,9 +136,10 @@ export class GuildDb {
         this.checkFenceInside(fence);
         const out = await fn(conn);
         this.checkFenceInside(fence);
+        const fencedAt = this.clock.wallNow();
         this.stmts.commit.run();
         this.onCommit?.(this.guildId);
-        return out;
+        return { out, fencedAt };
       } catch (err) {
         // SQLite may already have rolled back (SQLITE_FULL, an interrupted statement).
         if (this.raw.open && this.raw.inTransaction) this.stmts.rollback.run();
@@ -143,14 +154,15 @@ export class GuildDb {
    * key and write the outbox rows it returns.
    */
   async applyOnce(fence: GuildFence, dedupeKey: string, fn: (trx: GuildKysely) => Promise<Effects> | Effects): Promise<ApplyResult> {
-    return this.write(fence, async (trx): Promise<ApplyResult> => {
-      if (await isApplied(trx, dedupeKey)) return { duplicate: true };
+    const { out, fencedAt } = await this.fencedWrite(fence, async (trx) => {
+      if (await isApplied(trx, dedupeKey)) return { duplicate: true as const };
       const drafts = (await fn(trx)) ?? [];
       const now = this.clock.wallNow();
       await recordApplied(trx, dedupeKey, fence.epoch, now);
       const outbox = await insertOutbox(trx, dedupeKey, drafts, now);
-      return { duplicate: false, outbox };
+      return { duplicate: false as const, outbox };
     });
+    return { ...out, fencedAt };
   }
 
   markSent(fence: GuildFence, id: number): Promise<boolean> {

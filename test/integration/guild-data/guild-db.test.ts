@@ -121,7 +121,7 @@ describe('applyOnce', () => {
     const first = await apply();
     expect(first.duplicate).toBe(false);
     expect(first.duplicate === false && first.outbox.map((o) => [o.kind, o.nonce, o.payload])).toEqual([['alert', 'n-msg-1-0', { channel: 'log', text: 'hi' }]]);
-    expect(await apply()).toEqual({ duplicate: true });
+    expect(await apply()).toMatchObject({ duplicate: true });
     expect(runs).toBe(1);
     expect((await dbs.read(fence, countRows)).n).toBe(1);
     expect(await dbs.read(fence, (db) => pendingOutbox(db))).toHaveLength(1);
@@ -141,6 +141,27 @@ describe('applyOnce', () => {
     expect(await dbs.read(fence, (db) => outboxFor(db, 'msg:2'))).toEqual([]);
     const again = await dbs.applyOnce(fence, 'msg:2', () => [{ kind: 'alert', payload: 1, nonce: 'n2' }]);
     expect(again.duplicate).toBe(false);
+  });
+
+  it('reports when the fence last held, even if the process stalled before the commit returned', async () => {
+    // A pause right after the last fence check (SIGSTOP, a stalled VM): the clock jumps 5 s
+    // while COMMIT runs. The write was decided under the lease at the check, and the record says so.
+    const clock = new FakeClock();
+    const stalling = new GuildDatabases({
+      dataDir: dirs.dataDir('pod-stall'),
+      clock,
+      replication: { add: () => undefined, remove: async () => true, detach: async () => true, isAttached: () => false, forget: () => undefined, noteWrite: () => clock.advance(5000) },
+    });
+    try {
+      const g = newGuildId();
+      await createGuild(stalling, g, 1);
+      const checkedAt = clock.wallNow();
+      const r = await stalling.applyOnce(testFence(g, 1), 'msg:stall', () => undefined);
+      expect(r.fencedAt).toBe(checkedAt);
+      expect(clock.wallNow()).toBe(checkedAt + 5000);
+    } finally {
+      await stalling.stop();
+    }
   });
 
   it('a fenced applyOnce records neither the key nor its outbox rows', async () => {
@@ -284,7 +305,7 @@ describe('handoff copy', () => {
     const f5 = testFence(g, 5);
     expect((await target.read(f5, countRows)).n).toBe(500);
     // The dedupe keys travel too: a replayed event is a duplicate on the new owner.
-    expect(await target.applyOnce(f5, 'msg:7', () => undefined)).toEqual({ duplicate: true });
+    expect(await target.applyOnce(f5, 'msg:7', () => undefined)).toMatchObject({ duplicate: true });
     await expect(target.write(testFence(g, 4), () => undefined)).rejects.toBeInstanceOf(FencedError);
     await target.stop();
   });
