@@ -75,11 +75,13 @@ export class AssignmentStore {
 
   /** Create the schema and run migrations; throws if any migration fails. */
   async migrate(): Promise<void> {
-    await sql`create schema if not exists ${sql.id(this.opts.schema)}`.execute(this.db);
-    // Two pods starting together must not both run the migrations.
+    // Two pods starting together must not both run the migrations, nor both create the schema:
+    // CREATE SCHEMA IF NOT EXISTS is not safe against a concurrent one (a unique violation on
+    // pg_namespace, seen with four gateways starting at once), so it runs under the lock too.
     await this.db.connection().execute(async (conn) => {
       await sql`select pg_advisory_lock(hashtext(${`leasehold-migrate:${this.opts.schema}`}))`.execute(conn);
       try {
+        await sql`create schema if not exists ${sql.id(this.opts.schema)}`.execute(conn);
         const applied = await migrateToLatest(conn as Kysely<unknown>);
         if (applied.length > 0) this.logger.info({ applied, schema: this.opts.schema }, 'assignment store migrated');
         await ensureLogPartitions(conn as Kysely<unknown>);

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAssignmentStore, type AssignmentStore } from '../../src/store/index.js';
 import { StaleEpochError } from '../../src/cluster/errors.js';
@@ -23,6 +24,19 @@ describe('assignment store', () => {
     const other = createAssignmentStore({ databaseUrl: s.url, schema: s.schema });
     await Promise.all([store.migrate(), other.migrate()]);
     await other.close();
+  });
+
+  it('four pods starting at once on a schema that does not exist yet all migrate', async () => {
+    const schema = `${s.schema}_fresh`;
+    const stores = Array.from({ length: 4 }, () => createAssignmentStore({ databaseUrl: s.url, schema }));
+    try {
+      const results = await Promise.allSettled(stores.map((x) => x.migrate()));
+      expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+      await stores[0]!.commitEpoch(G, 'pod-a', 1, 'claim');
+    } finally {
+      await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(stores[0]!.db);
+      await Promise.all(stores.map((x) => x.close()));
+    }
   });
 
   it('commits an epoch only above the stored one; an older epoch changes nothing', async () => {
