@@ -77,6 +77,11 @@ beforeEach(async () => {
     RECONCILE_EVERY_MS: '1000',
     IDENTIFY_WINDOW_MS: '100',
     LITESTREAM_MONITOR_INTERVAL_MS: '100',
+    // These tests wait for Litestream to ship each step before restoring to a time between them.
+    // The default niceness lets replication lag under CPU contention (by design), and a clean-clone
+    // run with four gateways starting beside it once waited past 15 s; the subject here is the
+    // restore, not the scheduling.
+    LITESTREAM_NICE: '0',
   });
   await gw.waitForLine('listening', (l) => l.msg === 'listening');
   await gw.waitForLine('every guild live', () => gw!.count((l) => l.msg === 'guild live') >= 3, 30_000);
