@@ -339,11 +339,14 @@ describe('ownership loop on real Redis and Postgres', () => {
     await pod.cluster.redis.hset(pod.cluster.keys.lease(extra), 'owner', 'pod-9', 'epoch', '4', 'since', '1');
     await pod.cluster.redis.pexpire(pod.cluster.keys.lease(extra), 60_000);
     const heldClaims = async () => (await metrics.leaseClaims.get()).values.find((v) => v.labels['result'] === 'LeaseHeld')?.value ?? 0;
+    const periodic = async () => (await metrics.reconciles.get()).values.find((v) => v.labels['reason'] === 'periodic')?.value ?? 0;
     const before = await heldClaims();
     list.push(extra);
     await waitFor('the first claim of it', async () => (await heldClaims()) > before || undefined, 5000, 10);
-    // Ten decisions' worth of time (periodic ones every 75 ms, under the 1 s reconcile).
-    await new Promise((r) => setTimeout(r, 750));
+    // Until the next periodic reconcile (1 s), which would put the lease in the mirror anyway:
+    // a dozen decisions (every 75 ms) run meanwhile, each of which would claim it again.
+    const reconciled = await periodic();
+    await waitFor('the next periodic reconcile', async () => (await periodic()) > reconciled || undefined, 5000, 10);
     expect((await heldClaims()) - before).toBe(1);
     expect(pod.loop.routing.lease(extra)).toMatchObject({ owner: 'pod-9', epoch: 4 });
   });
