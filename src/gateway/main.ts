@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { envHelp, loadConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { onShutdown } from '../runtime/signals.js';
+import { watchStalls } from '../runtime/stall-watch.js';
 import { Gateway } from './gateway.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -12,6 +13,8 @@ export async function main(argv: string[]): Promise<void> {
     .parse(argv, { from: 'user' });
   const config = loadConfig('gateway');
   const logger = createLogger({ level: config.logLevel, role: 'gateway', pod: config.podId });
+  // A quarter of the margin is already worth knowing about: four of them and a lease is gone.
+  watchStalls(logger, { warnAfterMs: Math.max(50, Math.floor(config.leaseMarginMs / 4)) });
   const gw = new Gateway(config, logger);
   onShutdown(logger, () => gw.drain());
   try {

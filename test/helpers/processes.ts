@@ -1,6 +1,8 @@
 // Real leasehold processes for end-to-end tests: spawned from the built CLI, JSON log lines parsed,
 // waits on log conditions with deadlines, and signals (kill -9, SIGSTOP, SIGTERM) as a chaos test needs.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { cliPath } from './cli.js';
 
@@ -15,8 +17,12 @@ export class RoleProcess {
   constructor(
     readonly name: string,
     readonly proc: ChildProcess,
+    /** Every raw line also goes here (LH_TEST_LOG_DIR): the whole story of a failed CI run. */
+    copy?: WriteStream,
   ) {
+    if (copy) proc.on('exit', () => copy.end());
     createInterface({ input: proc.stdout! }).on('line', (line) => {
+      copy?.write(`${line}\n`);
       let parsed: LogLine;
       try {
         parsed = JSON.parse(line) as LogLine;
@@ -59,9 +65,21 @@ export class RoleProcess {
   }
 }
 
+/**
+ * Start `leasehold <args>`. For a post-mortem, LH_TEST_LOG_DIR keeps every process's log lines in
+ * `<dir>/<name>-<pid>.jsonl` and LH_TEST_LOG_LEVEL overrides the test's LOG_LEVEL.
+ */
 export function startRole(name: string, args: string[], env: Record<string, string>): RoleProcess {
-  const proc = spawn(process.execPath, [cliPath, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  return new RoleProcess(name, proc);
+  const level = process.env['LH_TEST_LOG_LEVEL'];
+  const fullEnv = { PATH: process.env['PATH'] ?? '', ...env, ...(level ? { LOG_LEVEL: level } : {}) };
+  const proc = spawn(process.execPath, [cliPath, ...args], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const dir = process.env['LH_TEST_LOG_DIR'];
+  let copy: WriteStream | undefined;
+  if (dir) {
+    mkdirSync(dir, { recursive: true });
+    copy = createWriteStream(join(dir, `${name}-${proc.pid ?? 'x'}.jsonl`));
+  }
+  return new RoleProcess(name, proc, copy);
 }
 
 /** Kill a process and its children (litestream) for good: the process group. */
