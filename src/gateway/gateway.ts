@@ -302,7 +302,7 @@ export class Gateway {
   private async putInPlace(guildId: string, epoch: number, how: 'claim' | 'adopt'): Promise<void> {
     const started = this.clock.now();
     const copy = this.handoffTarget.takeCopy(guildId);
-    const source = dataSource({ epoch, hasCopy: copy !== undefined, localEpoch: copy ? undefined : localFileEpoch(this.config.dataDir, guildId), stoppedHereAt: this.stoppedHere.get(guildId) });
+    const source = dataSource({ epoch, hasCopy: copy !== undefined, localEpoch: copy ? undefined : await localFileEpoch(this.config.dataDir, guildId), stoppedHereAt: this.stoppedHere.get(guildId) });
     this.stoppedHere.delete(guildId);
     if (copy) await this.guildData.installGuild(guildId, copy, epoch);
     else if (source === 'local') await (await this.guildData.dbs.reserve(guildId)).adopt(epoch);

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
+import { isBusy, retryBusy, SYNC_BUSY_MS } from './busy.js';
 import { GuildDataError } from './errors.js';
 import { checkFence, type GuildFence } from './fence.js';
 import { migrateGuildDb } from './migrations.js';
@@ -18,6 +19,10 @@ export interface GuildDbOptions {
   readonly path: string;
   /** Create the file when missing (restore/install/empty start); otherwise a missing file is an error. */
   readonly create: boolean;
+  /**
+   * How long a write waits for the file's lock (held by Litestream, say) before SQLITE_BUSY is
+   * thrown (default 5000). The wait is on timers (busy.ts): the event loop keeps running.
+   */
   readonly busyTimeoutMs?: number;
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -56,6 +61,7 @@ export class GuildDb {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly onCommit: ((guildId: string) => void) | undefined,
+    private readonly busyBudgetMs: number,
   ) {
     this.fileEpoch = fileEpoch;
     this.stmts = {
@@ -70,6 +76,12 @@ export class GuildDb {
   }
 
   static async open(opts: GuildDbOptions): Promise<GuildDb> {
+    const budget = opts.busyTimeoutMs ?? 5000;
+    // Switching to WAL, migrating and stamping a new file all write: a busy file is opened again.
+    return retryBusy(budget, () => GuildDb.openOnce(opts, budget));
+  }
+
+  private static async openOnce(opts: GuildDbOptions, budget: number): Promise<GuildDb> {
     let raw: Database.Database;
     try {
       raw = new Database(opts.path, { fileMustExist: !opts.create });
@@ -80,14 +92,14 @@ export class GuildDb {
       throw err;
     }
     try {
+      raw.pragma(`busy_timeout = ${Math.min(SYNC_BUSY_MS, budget)}`);
       raw.pragma('journal_mode = WAL');
       raw.pragma('synchronous = NORMAL');
-      raw.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
       raw.pragma('foreign_keys = ON');
       const kysely = new Kysely<GuildSchema>({ dialect: new SqliteDialect({ database: raw }) });
       await migrateGuildDb(kysely as Kysely<unknown>, raw);
       const epoch = readMeta(raw, opts.guildId);
-      return new GuildDb(opts.guildId, opts.path, raw, kysely, epoch, opts.clock ?? systemClock, opts.logger ?? silentLogger, opts.onCommit);
+      return new GuildDb(opts.guildId, opts.path, raw, kysely, epoch, opts.clock ?? systemClock, opts.logger ?? silentLogger, opts.onCommit, budget);
     } catch (err) {
       raw.close();
       throw err;
@@ -110,9 +122,11 @@ export class GuildDb {
   async recordEpoch(epoch: number): Promise<void> {
     this.assertOpen();
     if (epoch < this.fileEpoch) throw new GuildDataError('EPOCH_REGRESSION', `guild ${this.guildId}: epoch ${epoch} is below the file's ${this.fileEpoch}`, this.guildId);
-    await this.kysely.connection().execute(async () => {
-      this.raw.prepare("INSERT INTO meta (key, value) VALUES ('epoch', ?), ('epoch_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(epoch), String(this.clock.wallNow()));
-    });
+    await retryBusy(this.busyBudgetMs, () =>
+      this.kysely.connection().execute(async () => {
+        this.raw.prepare("INSERT INTO meta (key, value) VALUES ('epoch', ?), ('epoch_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(epoch), String(this.clock.wallNow()));
+      }),
+    );
     this.fileEpoch = epoch;
   }
 
@@ -129,23 +143,30 @@ export class GuildDb {
   /** write(), also returning the wall time of the fence check just before COMMIT. */
   private async fencedWrite<T>(fence: GuildFence, fn: (trx: GuildKysely) => Promise<T> | T): Promise<{ out: T; fencedAt: number }> {
     this.assertOpen();
-    return this.kysely.connection().execute(async (conn) => {
-      this.assertOpen();
-      this.stmts.begin.run();
-      try {
-        this.checkFenceInside(fence);
-        const out = await fn(conn);
-        this.checkFenceInside(fence);
-        const fencedAt = this.clock.wallNow();
-        this.stmts.commit.run();
-        this.onCommit?.(this.guildId);
-        return { out, fencedAt };
-      } catch (err) {
-        // SQLite may already have rolled back (SQLITE_FULL, an interrupted statement).
-        if (this.raw.open && this.raw.inTransaction) this.stmts.rollback.run();
-        throw err;
-      }
-    });
+    // Only a BEGIN that could not take the write lock is tried again (nothing ran yet); a busy
+    // statement after it (rare in WAL mode) fails the write like any other error.
+    let begun = false;
+    const attempt = () =>
+      this.kysely.connection().execute(async (conn) => {
+        this.assertOpen();
+        begun = false;
+        this.stmts.begin.run();
+        begun = true;
+        try {
+          this.checkFenceInside(fence);
+          const out = await fn(conn);
+          this.checkFenceInside(fence);
+          const fencedAt = this.clock.wallNow();
+          this.stmts.commit.run();
+          this.onCommit?.(this.guildId);
+          return { out, fencedAt };
+        } catch (err) {
+          // SQLite may already have rolled back (SQLITE_FULL, an interrupted statement).
+          if (this.raw.open && this.raw.inTransaction) this.stmts.rollback.run();
+          throw err;
+        }
+      });
+    return retryBusy(this.busyBudgetMs, attempt, { retryIf: (err) => !begun && isBusy(err) });
   }
 
   /**

@@ -1,5 +1,6 @@
 // Per-guild SQLite behaviour on real files: fenced writes, apply-once with the outbox, the
 // feature queries, idle closing, and the handoff copy. (Replication is covered in replication.test.ts.)
+import Database from 'better-sqlite3';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FencedError } from '../../../src/cluster/errors.js';
@@ -330,5 +331,64 @@ describe('handoff copy', () => {
     const fence = testFence(g, 1);
     fence.revoke();
     await expect(exportGuild(dbs, g, fence)).rejects.toBeInstanceOf(FencedError);
+  });
+});
+
+describe('a file locked by another process (Litestream holding the write lock)', () => {
+  /** The longest gap between 5 ms ticks while `p` runs: how long the event loop stood still. */
+  async function longestStall<T>(p: () => Promise<T>): Promise<{ result: PromiseSettledResult<T>; stallMs: number }> {
+    let last = performance.now();
+    let worst = 0;
+    const t = setInterval(() => {
+      const now = performance.now();
+      worst = Math.max(worst, now - last);
+      last = now;
+    }, 5);
+    try {
+      const [result] = await Promise.allSettled([p()]);
+      // A block that ends just before `p` settles leaves no tick behind it: count up to now.
+      return { result: result as PromiseSettledResult<T>, stallMs: Math.max(worst, performance.now() - last) };
+    } finally {
+      clearInterval(t);
+    }
+  }
+
+  it('a write waits for the lock on timers, not on the event loop, and commits once it is free', async () => {
+    const g = newGuildId();
+    await createGuild(dbs, g, 3);
+    const fence = testFence(g, 3);
+    const other = new Database(dbs.paths.dbFile(g));
+    other.prepare('BEGIN IMMEDIATE').run();
+    // The timer that frees the lock can only fire if the waiting write leaves the loop running.
+    const freed = setTimeout(() => other.prepare('COMMIT').run(), 300);
+    const { result, stallMs } = await longestStall(() => dbs.write(fence, (trx) => countMessage(trx, { channelId: 'c', userId: 'u', day: '2026-01-01' })));
+    clearTimeout(freed);
+    other.close();
+    expect(result.status).toBe('fulfilled');
+    expect(stallMs).toBeLessThan(150);
+    expect((await dbs.read(fence, countRows)).n).toBe(1);
+  });
+
+  it('a lock held past the budget fails the write with SQLITE_BUSY and changes nothing; the loop ran all along', async () => {
+    const g = newGuildId();
+    const local = new GuildDatabases({ dataDir: dirs.dataDir('pod-locked'), busyTimeoutMs: 400 });
+    try {
+      await createGuild(local, g, 3);
+      const fence = testFence(g, 3);
+      const other = new Database(local.paths.dbFile(g));
+      other.prepare('BEGIN IMMEDIATE').run();
+      const started = performance.now();
+      const { result, stallMs } = await longestStall(() => local.write(fence, (trx) => countMessage(trx, { channelId: 'c', userId: 'u', day: '2026-01-01' })));
+      const tookMs = performance.now() - started;
+      other.prepare('ROLLBACK').run();
+      other.close();
+      expect(result.status).toBe('rejected');
+      expect(((result as PromiseRejectedResult).reason as { code?: string }).code).toMatch(/^SQLITE_BUSY/);
+      expect(tookMs).toBeGreaterThanOrEqual(300);
+      expect(stallMs).toBeLessThan(150);
+      expect((await local.read(fence, countRows)).n).toBe(0);
+    } finally {
+      await local.stop();
+    }
   });
 });
