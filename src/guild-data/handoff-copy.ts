@@ -1,8 +1,8 @@
-// The planned-move copy (DESIGN §4 "Handoff"): the owner exports a consistent backup of the
+// The planned-move copy (DESIGN §4 "Handoff"): the owner exports a consistent image of the
 // guild's database, the target verifies and installs it under its new epoch. No replication is
 // involved, so a move never waits for it and every committed row travels.
 import { createHash } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -26,7 +26,7 @@ export interface GuildCopy {
 export const sha256Hex = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /**
- * A consistent copy of the guild's database (better-sqlite3's online backup into scratch space).
+ * A consistent copy of the guild's database (an in-memory image, GuildDb.image).
  * The caller has stopped applying events; the fence is checked before and after the copy, so a
  * copy is only handed out while this pod still owns the guild.
  */
@@ -34,15 +34,9 @@ export async function exportGuild(dbs: GuildDatabases, guildId: string, fence: G
   assertGuildId(guildId);
   if (fence.guildId !== guildId) throw new GuildDataError('WRONG_GUILD_FILE', `fence for guild ${fence.guildId} used to export guild ${guildId}`, guildId);
   return dbs.use(fence, async (db) => {
-    const scratch = dbs.paths.scratchFile(guildId, 'export');
-    try {
-      await db.backupTo(scratch);
-      fence.assertValid();
-      const bytes = await readFile(scratch);
-      return { guildId, sourceEpoch: db.epoch, size: bytes.length, sha256: sha256Hex(bytes), bytes };
-    } finally {
-      await rm(scratch, { force: true });
-    }
+    const bytes = await db.image();
+    fence.assertValid();
+    return { guildId, sourceEpoch: db.epoch, size: bytes.length, sha256: sha256Hex(bytes), bytes };
   });
 }
 

@@ -67,12 +67,14 @@ export class RoleProcess {
 
 /**
  * Start `leasehold <args>`. For a post-mortem, LH_TEST_LOG_DIR keeps every process's log lines in
- * `<dir>/<name>-<pid>.jsonl` and LH_TEST_LOG_LEVEL overrides the test's LOG_LEVEL.
+ * `<dir>/<name>-<pid>.jsonl` and LH_TEST_LOG_LEVEL overrides the test's LOG_LEVEL; LH_TEST_NODE_ARGS
+ * (space-separated) go to node before the CLI, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
  */
 export function startRole(name: string, args: string[], env: Record<string, string>): RoleProcess {
   const level = process.env['LH_TEST_LOG_LEVEL'];
   const fullEnv = { PATH: process.env['PATH'] ?? '', ...env, ...(level ? { LOG_LEVEL: level } : {}) };
-  const proc = spawn(process.execPath, [cliPath, ...args], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const nodeArgs = (process.env['LH_TEST_NODE_ARGS'] ?? '').split(' ').filter((a) => a.length > 0);
+  const proc = spawn(process.execPath, [...nodeArgs, cliPath, ...args], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const dir = process.env['LH_TEST_LOG_DIR'];
   let copy: WriteStream | undefined;
   if (dir) {
