@@ -307,6 +307,7 @@ export class Gateway {
     if (copy) await this.guildData.installGuild(guildId, copy, epoch);
     else if (source === 'local') await (await this.guildData.dbs.reserve(guildId)).adopt(epoch);
     else await this.guildData.restores.request(guildId, epoch, this.pipeline.knownGuilds.has(guildId) ? 1 : 0);
+    const placedMs = Math.round(this.clock.now() - started);
     const { replayed } = await this.pipeline.goLive(guildId, epoch);
     const ms = Math.round(this.clock.now() - started);
     // Its deadline can pass while it is put in place (a stalled pod): the fence then refused the
@@ -314,7 +315,7 @@ export class Gateway {
     if (!this.pipeline.isLive(guildId, epoch)) this.logger.warn({ guild: guildId, epoch, how, source, ms }, 'guild stopped before it went live (its deadline passed)');
     else {
       if (how === 'claim') metrics.failoverSeconds.observe(ms / 1000);
-      this.logger.info({ guild: guildId, epoch, how, source, replayed, ms }, 'guild live');
+      this.logger.info({ guild: guildId, epoch, how, source, replayed, placedMs, ms }, 'guild live');
     }
     for (const w of this.liveWaiters.get(`${guildId}@${epoch}`) ?? []) w();
     this.liveWaiters.delete(`${guildId}@${epoch}`);

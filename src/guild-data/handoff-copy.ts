@@ -10,7 +10,7 @@ import { GuildDataError } from './errors.js';
 import type { GuildFence } from './fence.js';
 import type { GuildDatabases } from './guild-databases.js';
 import type { GuildDb } from './guild-db.js';
-import { assertCandidate, moveAside, placeFile, writeDurably } from './local-files.js';
+import { assertCandidate, moveAside, placeFile, writeScratch } from './local-files.js';
 import { assertGuildId } from './paths.js';
 
 export interface GuildCopy {
@@ -67,7 +67,7 @@ export async function installGuild(dbs: GuildDatabases, guildId: string, copy: G
   const reservation = await dbs.reserve(guildId);
   const scratch = dbs.paths.scratchFile(guildId, 'install');
   try {
-    await writeDurably(scratch, copy.bytes);
+    await writeScratch(scratch, copy.bytes);
     assertCandidate(scratch, guildId);
     const movedAside = await moveAside(dbs.paths, guildId, (opts.clock ?? systemClock).wallNow());
     await placeFile(dbs.paths, guildId, scratch);

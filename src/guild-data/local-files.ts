@@ -30,12 +30,14 @@ export async function placeFile(paths: GuildPaths, guildId: string, scratch: str
   await rename(scratch, paths.dbFile(guildId));
 }
 
-/** Write bytes to a scratch file and fsync it, so a crash right after the rename keeps them. */
-export async function writeDurably(path: string, bytes: Buffer): Promise<void> {
+/**
+ * Write bytes to a new scratch file. Not fsynced, like every guild file (guild-db.ts): a process
+ * crash keeps the page cache, and after an OS crash this pod's guild files are not trusted.
+ */
+export async function writeScratch(path: string, bytes: Buffer): Promise<void> {
   const fh = await open(path, 'wx', 0o600);
   try {
     await fh.writeFile(bytes);
-    await fh.sync();
   } finally {
     await fh.close();
   }
