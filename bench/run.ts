@@ -18,6 +18,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
 import { startSim } from '../src/sim/index.js';
 import { baselineCluster, SEEDS_TIMING, type BaselineTiming } from './cluster/baseline.js';
@@ -47,10 +48,47 @@ async function run(file: string, argv: string[], opts: { maxBuffer: number }): P
     if (pid) parts.delete(pid);
   }
 }
-const args = process.argv.slice(2);
-const arg = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
-const quick = args.includes('--quick');
-const keep = args.includes('--keep');
+const USAGE = `usage: node dist/bench/run.js [--quick] [--out DIR] [--only PARTS] [--merge FILE] [--sizes N,N]
+       [--edge-seconds N] [--keep] [--gateway-env K=V,K=V] [--designs leasehold|baseline]
+  --only        parts to run: planned, failover, edge, ring, renew (clusters = planned + failover; default all)
+  --merge       start from an earlier run's JSON and replace only the parts run now
+  --sizes       guilds per gateway of the failover runs (default 1000,5000)
+  --keep        keep each cluster's data dir with every pod's JSON log
+  --quick       every part at a tiny size (checks the harness; its timings mean nothing)
+A full run uses the whole machine for tens of minutes; SIGINT writes what was measured so far.`;
+let parsed: ReturnType<typeof parseOptions>;
+function parseOptions() {
+  return parseArgs({
+    args: process.argv.slice(2),
+    strict: true,
+    allowPositionals: false,
+    options: {
+      quick: { type: 'boolean' },
+      keep: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      designs: { type: 'string' },
+      'gateway-env': { type: 'string' },
+      only: { type: 'string' },
+      merge: { type: 'string' },
+      sizes: { type: 'string' },
+      'edge-seconds': { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+}
+try {
+  parsed = parseOptions();
+} catch (err) {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+  process.exit(2);
+}
+if (parsed.values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const arg = (name: string): string | undefined => parsed.values[name.replace(/^--/, '') as keyof typeof parsed.values] as string | undefined;
+const quick = parsed.values.quick === true;
+const keep = parsed.values.keep === true;
 /** --designs leasehold: run the cluster parts of one design only (with --merge, the other keeps its rows). */
 const designs = (arg('--designs') ?? 'leasehold,baseline').split(',');
 /** --gateway-env K=V[,K=V]: settings for leasehold's gateways (they are recorded in the report's notes). */
