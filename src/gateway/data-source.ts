@@ -7,8 +7,7 @@
 //   file holds every write ever made, while the replica may lag behind it, and a restarted
 //   peer's replay buffer may not reach back to what the replica lacks. A file left by an
 //   earlier process is not trusted this way: after an OS crash its last transactions may be
-//   missing, or the file torn (guild files are written with synchronous = OFF), while
-//   Litestream had already shipped them.
+//   missing (synchronous = NORMAL) while Litestream had already shipped them.
 // - Otherwise the replica of the recorded data_epoch (restore).
 
 export type DataSource = 'handoff' | 'local' | 'replica';

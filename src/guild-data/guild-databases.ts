@@ -172,6 +172,12 @@ export class GuildDatabases {
           const db = await GuildDb.open(this.dbOptions(guildId, true));
           try {
             await db.recordEpoch(epoch);
+            // Fold the WAL into the file before Litestream first reads it: its first snapshot is
+            // a copy of the file after a PASSIVE checkpoint, and the gateway e2e restored such
+            // replicas with pages missing (btreeInitPage error 11) when the owner died before
+            // the generation's first WAL segment shipped. Nothing else has the file open here.
+            const cp = db.checkpoint('TRUNCATE');
+            if (cp.busy) this.logger.warn({ guild: guildId, epoch }, 'could not fold the WAL into a new guild file before replicating it');
           } catch (err) {
             await db.close();
             throw err;
