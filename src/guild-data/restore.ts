@@ -64,6 +64,9 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
   const clock = deps.clock ?? systemClock;
   const logger = (deps.logger ?? silentLogger).child({ guild: guildId, epoch });
   const started = clock.now();
+  // Where a slow restore spends its time (ms since it started), for the log line.
+  const phases: Record<string, number> = {};
+  const mark = (name: string) => (phases[name] = Math.round(clock.now() - started));
   const assignment = await store.getAssignment(guildId);
   const recorded = assignment?.dataEpoch ?? null;
   // A point in time is looked up in data_epoch's history only; a claim takes the newest state.
@@ -77,7 +80,9 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
   };
   if (dataEpoch === null && at !== undefined) fail('missing', 'no data_epoch recorded: nothing to restore a point in time from');
 
+  mark('located');
   const reservation = await deps.dbs.reserve(guildId);
+  mark('reserved');
   const scratch = deps.dbs.paths.scratchFile(guildId, 'restore');
   try {
     let fellBackTo: FallbackCandidate | undefined;
@@ -86,6 +91,7 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
       // Litestream refuses an existing output path: restore into fresh scratch space.
       const args = ['-o', scratch, ...(at ? ['-timestamp', at.toISOString()] : [])];
       const r = await deps.replication.runFor(guildId, dataEpoch, 'restore', args);
+      mark('litestream');
       let problem: { reason: RestoreError['reason']; detail: string } | undefined;
       if (r.code !== 0) {
         const detail = failureDetail(r);
@@ -109,9 +115,10 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
     const movedAside = await moveAside(deps.dbs.paths, guildId, clock.wallNow());
     if (dataEpoch !== null) await placeFile(deps.dbs.paths, guildId, scratch);
     const db = await reservation.adopt(epoch);
+    mark('opened');
     const seconds = (clock.now() - started) / 1000;
     if (dataEpoch !== null) metrics.restoreSeconds.observe(seconds);
-    logger.info({ dataEpoch, movedAside, seconds, at: at?.toISOString() }, dataEpoch === null ? 'guild started empty (no data_epoch)' : 'guild restored');
+    logger.info({ dataEpoch, movedAside, seconds, phases, at: at?.toISOString() }, dataEpoch === null ? 'guild started empty (no data_epoch)' : 'guild restored');
     return { guildId, epoch, dataEpoch, source: dataEpoch === null ? 'empty' : 'replica', movedAside, seconds, db, fellBackTo };
   } catch (err) {
     reservation.cancel();
