@@ -1,7 +1,7 @@
 // Per-guild SQLite behaviour on real files: fenced writes, apply-once with the outbox, the
 // feature queries, idle closing, and the handoff copy. (Replication is covered in replication.test.ts.)
 import Database from 'better-sqlite3';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FencedError } from '../../../src/cluster/errors.js';
 import { FakeClock } from '../../../src/clock.js';
@@ -389,6 +389,26 @@ describe('a file locked by another process (Litestream holding the write lock)',
       expect((await local.read(fence, countRows)).n).toBe(0);
     } finally {
       await local.stop();
+    }
+  });
+});
+
+describe('a guild file handed to replication', () => {
+  it('holds every page itself when adopted, with nothing left only in the WAL (Litestream snapshots the file)', async () => {
+    const g = newGuildId();
+    await createGuild(dbs, g, 3);
+    const { db, wal } = dbs.paths.dbFiles(g);
+    // The schema, the guild stamp and the epoch were all written through the WAL: a copy of the
+    // file alone (what Litestream's first snapshot is) must already have them.
+    expect(existsSync(wal) ? statSync(wal).size : 0).toBe(0);
+    const copy = `${db}.copy`;
+    copyFileSync(db, copy);
+    const alone = new Database(copy, { readonly: true });
+    try {
+      expect(alone.pragma('quick_check', { simple: true })).toBe('ok');
+      expect(alone.prepare("SELECT value FROM meta WHERE key = 'epoch'").pluck().get()).toBe('3');
+    } finally {
+      alone.close();
     }
   });
 });
