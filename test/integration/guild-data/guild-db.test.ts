@@ -359,10 +359,15 @@ describe('a file locked by another process (Litestream holding the write lock)',
     const fence = testFence(g, 3);
     const other = new Database(dbs.paths.dbFile(g));
     other.prepare('BEGIN IMMEDIATE').run();
-    // The timer that frees the lock can only fire if the waiting write leaves the loop running.
-    const freed = setTimeout(() => other.prepare('COMMIT').run(), 300);
+    // The lock is freed by the loop itself, after 40 turns of a 5 ms timer: that only happens if
+    // the waiting write leaves the loop running (SQLite's own busy handler would hold it for 5 s).
+    let turns = 0;
+    const freer = setInterval(() => {
+      if (++turns === 40) other.prepare('COMMIT').run();
+    }, 5);
     const { result, stallMs } = await longestStall(() => dbs.write(fence, (trx) => countMessage(trx, { channelId: 'c', userId: 'u', day: '2026-01-01' })));
-    clearTimeout(freed);
+    clearInterval(freer);
+    if (other.inTransaction) other.prepare('ROLLBACK').run();
     other.close();
     expect(result.status).toBe('fulfilled');
     expect(stallMs).toBeLessThan(150);
