@@ -38,7 +38,10 @@ const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
 /** A role process whose JSON log also goes to `logFile` (read it while a run is slow). */
 function startRole(name: string, args: string[], env: Record<string, string>, logFile: string): RoleProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // LH_BENCH_CPU_PROF=DIR: every role writes a V8 CPU profile there when it exits (a post-mortem of a slow run).
+  const prof = process.env['LH_BENCH_CPU_PROF'];
+  const node = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name}-\${pid}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...node, CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const out = createWriteStream(logFile, { flags: 'a' });
   child.stdout.on('data', (chunk: Buffer) => out.write(chunk));
   child.once('exit', () => out.end());

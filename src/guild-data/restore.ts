@@ -11,6 +11,7 @@ import type { DataEpochStore } from './data-epoch.js';
 import { RestoreError } from './errors.js';
 import type { GuildDatabases } from './guild-databases.js';
 import type { GuildDb } from './guild-db.js';
+import { restoreFromFileReplica, type FileReplicaRestore } from './file-replica-restore.js';
 import { failureDetail } from './litestream-bin.js';
 import { checkCandidate, moveAside, placeFile } from './local-files.js';
 import { assertGuildId } from './paths.js';
@@ -59,6 +60,12 @@ export function restoreGuildAt(deps: RestoreDeps, guildId: string, at: Date, epo
   return restore(deps, guildId, epoch, store, at);
 }
 
+/** Why a restored file cannot be served. */
+interface Problem {
+  readonly reason: RestoreError['reason'];
+  readonly detail: string;
+}
+
 async function restore(deps: RestoreDeps, guildId: string, epoch: number, store: DataEpochStore, at: Date | undefined): Promise<RestoreResult> {
   assertGuildId(guildId);
   const clock = deps.clock ?? systemClock;
@@ -86,22 +93,35 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
   const scratch = deps.dbs.paths.scratchFile(guildId, 'restore');
   try {
     let fellBackTo: FallbackCandidate | undefined;
+    let read: FileReplicaRestore | undefined;
     if (dataEpoch !== null) {
-      const url = deps.replication.location(guildId, dataEpoch).url;
+      const location = deps.replication.location(guildId, dataEpoch);
+      const url = location.url;
       // Litestream refuses an existing output path: restore into fresh scratch space.
-      const args = ['-o', scratch, ...(at ? ['-timestamp', at.toISOString()] : [])];
-      const r = await deps.replication.runFor(guildId, dataEpoch, 'restore', args);
-      mark('litestream');
-      let problem: { reason: RestoreError['reason']; detail: string } | undefined;
-      if (r.code !== 0) {
-        const detail = failureDetail(r);
-        if (/no matching backups|no generation|no snapshots/i.test(detail)) fail('missing', `${url}: ${detail}`);
-        problem = { reason: 'litestream', detail: `${url}: ${detail}` };
-      } else if (!existsSync(scratch)) fail('missing', `${url}: litestream produced no file`);
-      else {
+      const viaBinary = async (): Promise<Problem | undefined> => {
+        const r = await deps.replication.runFor(guildId, dataEpoch, 'restore', ['-o', scratch, ...(at ? ['-timestamp', at.toISOString()] : [])]);
+        mark('litestream');
+        if (r.code !== 0) {
+          const detail = failureDetail(r);
+          if (/no matching backups|no generation|no snapshots/i.test(detail)) fail('missing', `${url}: ${detail}`);
+          return { reason: 'litestream', detail: `${url}: ${detail}` };
+        }
+        if (!existsSync(scratch)) fail('missing', `${url}: litestream produced no file`);
         const bad = checkCandidate(scratch, guildId);
-        if (bad) problem = { reason: 'unreadable', detail: `${url}: ${bad}` };
+        return bad ? { reason: 'unreadable', detail: `${url}: ${bad}` } : undefined;
+      };
+      // The latest state of a local-directory replica is read in this process (a few ms instead
+      // of a process start, file-replica-restore.ts). Whatever that reader refuses, or a file of
+      // its that fails the checks, is restored again by the binary, the reference.
+      read = !at && location.type === 'file' ? await restoreFromFileReplica(location.path, scratch).catch((err: unknown) => void logger.warn({ dataEpoch, err }, 'reading the replica in process failed; restoring with the litestream binary')) ?? undefined : undefined;
+      mark('read');
+      const bad = read ? checkCandidate(scratch, guildId) : undefined;
+      if (bad) {
+        logger.warn({ dataEpoch, problem: bad }, 'the replica read in process failed its checks; restoring with the litestream binary');
+        read = undefined;
+        await rm(scratch, { force: true });
       }
+      const problem = read ? undefined : await viaBinary();
       if (problem) {
         fellBackTo = at || !deps.replayCoversSince ? undefined : await restoreEarlier(deps, guildId, dataEpoch, scratch, deps.replayCoversSince(), logger);
         if (!fellBackTo) fail(problem.reason, problem.detail);
@@ -118,7 +138,7 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
     mark('opened');
     const seconds = (clock.now() - started) / 1000;
     if (dataEpoch !== null) metrics.restoreSeconds.observe(seconds);
-    logger.info({ dataEpoch, movedAside, seconds, phases, at: at?.toISOString() }, dataEpoch === null ? 'guild started empty (no data_epoch)' : 'guild restored');
+    logger.info({ dataEpoch, movedAside, seconds, phases, at: at?.toISOString(), read: read ? 'in-process' : dataEpoch === null ? undefined : 'litestream', generation: read?.generation }, dataEpoch === null ? 'guild started empty (no data_epoch)' : 'guild restored');
     return { guildId, epoch, dataEpoch, source: dataEpoch === null ? 'empty' : 'replica', movedAside, seconds, db, fellBackTo };
   } catch (err) {
     reservation.cancel();
