@@ -72,6 +72,12 @@ export class GuildDatabases {
   private readonly sweepEveryMs: number;
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<string[]> | undefined;
+  /**
+   * Guild → settles when its pending reservation ends. Set before the reservation closes the
+   * open file, so that a stream of users cannot reopen it behind the close each time and keep
+   * the reservation (a handoff install, a restore) waiting forever.
+   */
+  private readonly reserving = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: GuildDatabasesOptions) {
     this.paths = new GuildPaths(opts.dataDir);
@@ -145,25 +151,35 @@ export class GuildDatabases {
    */
   async reserve(guildId: string): Promise<Reservation> {
     assertGuildId(guildId);
-    for (;;) {
-      const e = this.entries.get(guildId);
-      if (!e) break;
-      if (e.state === 'reserved' || e.state === 'closing') await e.settled;
-      else await this.close(guildId, 'replaced');
-    }
+    // One reservation at a time per guild; from here on users wait for this one.
+    for (let r = this.reserving.get(guildId); r !== undefined; r = this.reserving.get(guildId)) await r;
     let settle!: () => void;
+    const ended = new Promise<void>((r) => (settle = r));
+    this.reserving.set(guildId, ended);
     const entry: Entry = { state: 'reserved', db: Promise.reject(new GuildDataError('GUILD_NOT_RESTORED', `guild ${guildId} is being replaced`, guildId)), lastUsedAt: this.clock.now(), inFlight: 0 };
     entry.db.catch(() => undefined);
-    entry.settled = new Promise<void>((r) => (settle = r));
-    this.entries.set(guildId, entry);
-    // A released guild's file can still be in a Litestream config: out of it before it changes.
-    await this.opts.replication?.detach(guildId);
+    entry.settled = ended;
     let done = false;
     const finish = () => {
       done = true;
       if (this.entries.get(guildId) === entry) this.entries.delete(guildId);
+      if (this.reserving.get(guildId) === ended) this.reserving.delete(guildId);
       settle();
     };
+    try {
+      for (;;) {
+        const e = this.entries.get(guildId);
+        if (!e) break;
+        if (e.state === 'closing') await e.settled;
+        else await this.close(guildId, 'replaced');
+      }
+      this.entries.set(guildId, entry);
+      // A released guild's file can still be in a Litestream config: out of it before it changes.
+      await this.opts.replication?.detach(guildId);
+    } catch (err) {
+      finish();
+      throw err;
+    }
     return {
       guildId,
       adopt: async (epoch: number) => {
@@ -185,6 +201,7 @@ export class GuildDatabases {
           done = true;
           const open: Entry = { state: 'open', db: Promise.resolve(db), lastUsedAt: this.clock.now(), inFlight: 0 };
           this.entries.set(guildId, open);
+          if (this.reserving.get(guildId) === ended) this.reserving.delete(guildId);
           settle();
           this.opts.replication?.add(guildId, epoch);
           this.logger.info({ guild: guildId, epoch }, 'guild database adopted');
@@ -289,6 +306,14 @@ export class GuildDatabases {
   private async acquire(fence: GuildFence): Promise<{ db: GuildDb; entry: Entry }> {
     const guildId = fence.guildId;
     for (;;) {
+      // A caller whose lease is gone never opens (and so never re-replicates) the file: after
+      // SIGCONT a paused pod's queued work for a lost epoch would otherwise reopen it per event.
+      fence.assertValid();
+      const pending = this.reserving.get(guildId);
+      if (pending) {
+        await pending;
+        continue;
+      }
       let e = this.entries.get(guildId);
       if (e && (e.state === 'closing' || e.state === 'reserved')) {
         await e.settled;

@@ -2,7 +2,7 @@
 // split, join with handoffs, kill -9 failover, SIGTERM drain — each checked against the
 // stand-in's dispatch log (nothing lost, nothing applied twice).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -43,7 +43,7 @@ function gatewayEnv(podId: string): Record<string, string> {
     RECONCILE_EVERY_MS: '1000',
     IDENTIFY_WINDOW_MS: '100',
     DRAIN_TIMEOUT_MS: '20000',
-    LOG_LEVEL: 'info',
+    LOG_LEVEL: process.env['LH_E2E_LOG_LEVEL'] ?? 'info',
   };
 }
 
@@ -145,7 +145,11 @@ afterEach(async () => {
   await sim.close();
   await t.cleanup();
   await s.cleanup();
-  rmSync(dir, { recursive: true, force: true });
+  // LH_E2E_KEEP=1 keeps the run's files (data dirs, replicas, histories) and every gateway's log lines.
+  if (process.env['LH_E2E_KEEP']) {
+    for (const g of gateways) writeFileSync(join(dir, `${g.name}.log.jsonl`), g.lines.map((l) => JSON.stringify(l)).join('\n'));
+    console.info(`kept ${dir}`);
+  } else rmSync(dir, { recursive: true, force: true });
 });
 
 // Each scenario's own waits carry their deadlines; the test's bound is their sum, not vitest's 60 s default.

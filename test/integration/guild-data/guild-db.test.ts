@@ -417,3 +417,50 @@ describe('a guild file handed to replication', () => {
     }
   });
 });
+
+describe('reservations and stale callers', () => {
+  it('a reservation is not starved by users that keep reopening the file behind its close', async () => {
+    const g = newGuildId();
+    await createGuild(dbs, g, 1);
+    const fence = testFence(g, 1);
+    await dbs.write(fence, (trx) => countMessage(trx, { channelId: 'c', userId: 'u', day: '2026-01-01' }));
+    // A busy guild: a user always waiting, as the pipeline's queue is under traffic.
+    let reserved = false;
+    let ops = 0;
+    const users = (async () => {
+      while (!reserved && ops < 500) {
+        ops++;
+        await dbs.read(fence, countRows).catch(() => undefined);
+      }
+    })();
+    await Promise.resolve();
+    const r = await dbs.reserve(g);
+    reserved = true;
+    const opsWhenReserved = ops;
+    await r.adopt(2);
+    await users;
+    // It got the file within a few operations, not after the users gave up.
+    expect(opsWhenReserved).toBeLessThan(10);
+    await expect(dbs.read(fence, countRows)).rejects.toMatchObject({ reason: 'stale_epoch' });
+    expect((await dbs.read(testFence(g, 2), countRows)).n).toBe(1);
+  });
+
+  it('a caller whose fence no longer holds is refused without opening (or replicating) the file', async () => {
+    const added: string[] = [];
+    const replication = { add: (g: string) => void added.push(g), remove: async () => true, detach: async () => true, isAttached: () => false, noteWrite: () => undefined, forget: () => undefined };
+    const local = new GuildDatabases({ dataDir: dirs.dataDir('pod-stale'), replication });
+    try {
+      const g = newGuildId();
+      await createGuild(local, g, 1);
+      await local.close(g, 'released');
+      added.length = 0;
+      const fence = testFence(g, 1);
+      fence.revoke();
+      await expect(local.applyOnce(fence, 'msg:1', (trx) => countMessage(trx, { channelId: 'c', userId: 'u', day: '2026-01-01' }).then(() => []))).rejects.toBeInstanceOf(FencedError);
+      expect(local.isOpen(g)).toBe(false);
+      expect(added).toEqual([]);
+    } finally {
+      await local.stop();
+    }
+  });
+});
