@@ -160,11 +160,14 @@ export class GuildDatabases {
     entry.db.catch(() => undefined);
     entry.settled = ended;
     let done = false;
+    const end = () => {
+      if (this.reserving.get(guildId) === ended) this.reserving.delete(guildId);
+      settle();
+    };
     const finish = () => {
       done = true;
       if (this.entries.get(guildId) === entry) this.entries.delete(guildId);
-      if (this.reserving.get(guildId) === ended) this.reserving.delete(guildId);
-      settle();
+      end();
     };
     try {
       for (;;) {
@@ -201,8 +204,7 @@ export class GuildDatabases {
           done = true;
           const open: Entry = { state: 'open', db: Promise.resolve(db), lastUsedAt: this.clock.now(), inFlight: 0 };
           this.entries.set(guildId, open);
-          if (this.reserving.get(guildId) === ended) this.reserving.delete(guildId);
-          settle();
+          end();
           this.opts.replication?.add(guildId, epoch);
           this.logger.info({ guild: guildId, epoch }, 'guild database adopted');
           this.capOpen();
