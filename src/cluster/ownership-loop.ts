@@ -265,7 +265,10 @@ export class OwnershipLoop {
       const sent = this.deps.clock.now();
       const r = await this.deps.cluster.leases.renew(this.opts.podId, this.opts.ttlMs, [{ guildId, epoch }]);
       if (r.lost.length > 0) throw new Error(`lease ${guildId}@${epoch} is not this pod's`);
+      const renewedAt = this.deps.clock.now();
       await this.deps.store.commitEpoch(guildId, this.opts.podId, epoch, 'handoff', from);
+      const committedAt = this.deps.clock.now();
+      this.deps.logger.info({ guild: guildId, epoch, from, renewMs: Math.round(renewedAt - sent), commitMs: Math.round(committedAt - renewedAt) }, 'handed-over lease adopted');
       this.held.set(guildId, { guildId, epoch, deadline: sent + this.opts.ttlMs - this.opts.marginMs });
       this.updateOwnedGauge();
       await this.deps.hooks.acquired(guildId, epoch, 'adopt');

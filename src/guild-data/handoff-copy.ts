@@ -2,7 +2,7 @@
 // guild's database, the target verifies and installs it under its new epoch. No replication is
 // involved, so a move never waits for it and every committed row travels.
 import { createHash } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -64,20 +64,29 @@ export async function installGuild(dbs: GuildDatabases, guildId: string, copy: G
     throw new GuildDataError('CHECKSUM_MISMATCH', `guild ${guildId}: handoff copy does not match its size/sha256`, guildId);
   }
   if (epoch < copy.sourceEpoch) throw new GuildDataError('EPOCH_REGRESSION', `guild ${guildId}: install at epoch ${epoch} below the copy's ${copy.sourceEpoch}`, guildId);
+  const clock = opts.clock ?? systemClock;
+  const t0 = clock.now();
+  const phases: Record<string, number> = {};
+  const mark = (name: string) => (phases[name] = Math.round(clock.now() - t0));
   const reservation = await dbs.reserve(guildId);
+  mark('reserved');
   const scratch = dbs.paths.scratchFile(guildId, 'install');
   try {
     await writeScratch(scratch, copy.bytes);
+    mark('written');
     assertCandidate(scratch, guildId);
-    const movedAside = await moveAside(dbs.paths, guildId, (opts.clock ?? systemClock).wallNow());
-    await placeFile(dbs.paths, guildId, scratch);
+    mark('checked');
+    const movedAside = moveAside(dbs.paths, guildId, clock.wallNow());
+    placeFile(dbs.paths, guildId, scratch);
+    mark('placed');
     const db = await reservation.adopt(epoch);
-    logger.info({ guild: guildId, epoch, from: copy.sourceEpoch, bytes: copy.size, movedAside }, 'guild copy installed');
+    mark('adopted');
+    logger.info({ guild: guildId, epoch, from: copy.sourceEpoch, bytes: copy.size, movedAside, phases }, 'guild copy installed');
     return { db, movedAside };
   } catch (err) {
     reservation.cancel();
     throw err;
   } finally {
-    await rm(scratch, { force: true });
+    rmSync(scratch, { force: true });
   }
 }

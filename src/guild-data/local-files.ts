@@ -2,8 +2,8 @@
 // scratch space, the old one is moved aside (never reused silently, never deleted), and the new
 // one is renamed into place. The caller holds the guild's reservation throughout.
 import Database from 'better-sqlite3';
-import { open, rename, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { GuildDataError } from './errors.js';
 import type { GuildPaths } from './paths.js';
 
@@ -11,31 +11,43 @@ import type { GuildPaths } from './paths.js';
  * Move the guild's database and its WAL/SHM aside as `<file>.aside-<wallMs>` (together: a WAL
  * left behind would be replayed into the new file) and drop Litestream's shadow directory,
  * which describes the old file. Returns the aside path of the database, if there was one.
+ *
+ * These are metadata operations of microseconds on a local volume, done synchronously: through
+ * the thread pool each one waited an event-loop turn, which under load is several milliseconds,
+ * and a handoff's target does them while the guild is paused.
  */
-export async function moveAside(paths: GuildPaths, guildId: string, wallMs: number): Promise<string | undefined> {
+export function moveAside(paths: GuildPaths, guildId: string, wallMs: number): string | undefined {
   const files = paths.dbFiles(guildId);
   const suffix = paths.asideSuffix(wallMs);
   let moved: string | undefined;
   for (const f of [files.db, files.wal, files.shm]) {
     if (!existsSync(f)) continue;
-    await rename(f, `${f}${suffix}`);
+    renameSync(f, `${f}${suffix}`);
     if (f === files.db) moved = `${f}${suffix}`;
   }
-  await rm(paths.litestreamMetaDir(guildId), { recursive: true, force: true });
+  rmSync(paths.litestreamMetaDir(guildId), { recursive: true, force: true });
   return moved;
 }
 
-/** Rename a checked scratch file into place as the guild's database. */
-export async function placeFile(paths: GuildPaths, guildId: string, scratch: string): Promise<void> {
-  await rename(scratch, paths.dbFile(guildId));
+/** Rename a checked scratch file into place as the guild's database (synchronous: see moveAside). */
+export function placeFile(paths: GuildPaths, guildId: string, scratch: string): void {
+  renameSync(scratch, paths.dbFile(guildId));
 }
+
+/** Copies up to this size are written synchronously: into the page cache that is well under a millisecond. */
+const SYNC_WRITE_MAX = 4 * 1024 * 1024;
 
 /**
  * Write bytes to a new scratch file, without fsync: a process crash keeps the page cache, and
  * after an OS crash this pod's guild files are not reused (data-source.ts); the fsync cost a
- * handoff's target 100-400 ms on a busy disk.
+ * handoff's target 100-400 ms on a busy disk. Small files are written synchronously (three
+ * thread-pool round trips cost three event-loop turns); large ones off the event loop.
  */
 export async function writeScratch(path: string, bytes: Buffer): Promise<void> {
+  if (bytes.length <= SYNC_WRITE_MAX) {
+    writeFileSync(path, bytes, { flag: 'wx', mode: 0o600 });
+    return;
+  }
   const fh = await open(path, 'wx', 0o600);
   try {
     await fh.writeFile(bytes);

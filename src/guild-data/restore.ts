@@ -132,8 +132,8 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
         );
       }
     }
-    const movedAside = await moveAside(deps.dbs.paths, guildId, clock.wallNow());
-    if (dataEpoch !== null) await placeFile(deps.dbs.paths, guildId, scratch);
+    const movedAside = moveAside(deps.dbs.paths, guildId, clock.wallNow());
+    if (dataEpoch !== null) placeFile(deps.dbs.paths, guildId, scratch);
     const db = await reservation.adopt(epoch);
     mark('opened');
     const seconds = (clock.now() - started) / 1000;
