@@ -24,6 +24,8 @@ export interface DesignRun {
   readonly guilds: number;
   readonly shards: number;
   readonly startMs: number;
+  /** Ms from the start until its background work was done (BenchCluster.settled). */
+  readonly settledMs?: number;
   readonly footprint: Footprint;
   readonly failover?: FailoverResult;
   readonly move?: MoveResult;
@@ -95,29 +97,33 @@ export function buildRows(r: BenchReport): Row[] {
       add(`gateway RSS at ${size.toLocaleString('en')} guilds (Litestream children included)`, miss, mib(b.footprint.rssBytes), '', size >= 5000 ? '≤ 2 GiB' : '', size >= 5000 ? 'MISSED' : '');
       continue;
     }
-    if (!lh || !b) continue;
+    if (!lh) continue;
     rowsFor(lh, b, size);
   }
-  function rowsFor(lh: DesignRun, b: DesignRun, size: number): void {
+  // `b` is missing when only leasehold ran (--designs leasehold): its rows stand alone.
+  function rowsFor(lh: DesignRun, b: DesignRun | undefined, size: number): void {
+    const NOT_RUN = 'not run';
     const fl = lh.failover;
-    const fb = b.failover;
+    const fb = b?.failover;
     const bound = ttl + 2000;
-    if (fl && fb) {
-    add(`crash failover, ${size.toLocaleString('en')} guilds per gateway (all of the killed gateway's guilds serving again)`, `${s1(fl.failoverMs)} (${fl.guilds} guilds; first after ${s1(fl.firstLiveMs)})`, `${s1(fb.failoverMs)} (${fb.guilds} guilds)`, ratio(fl.failoverMs, fb.failoverMs), `≤ TTL + 2 s = ${s1(bound)}`, verdict(fl.failoverMs <= bound, s1(fl.failoverMs - bound)));
-    add(`events lost in that failover (of messages sent)`, `${fl.lost} of ${fl.messages}${fl.appliedTwice ? `, ${fl.appliedTwice} doubled` : ''}`, `${fb.lost} of ${fb.messages}${fb.appliedTwice ? `, ${fb.appliedTwice} doubled` : ''}`, ratio(fl.lost, fb.lost), '0', verdict(fl.lost === 0, `${fl.lost} events`));
+    const lostOf = (x: { lost: number; messages: number; appliedTwice?: number }) => `${x.lost} of ${x.messages}${x.appliedTwice ? `, ${x.appliedTwice} doubled` : ''}`;
+    if (fl) {
+      add(`crash failover, ${size.toLocaleString('en')} guilds per gateway (all of the killed gateway's guilds serving again)`, `${s1(fl.failoverMs)} (${fl.guilds} guilds; first after ${s1(fl.firstLiveMs)})`, fb ? `${s1(fb.failoverMs)} (${fb.guilds} guilds)` : NOT_RUN, fb ? ratio(fl.failoverMs, fb.failoverMs) : '', `≤ TTL + 2 s = ${s1(bound)}`, verdict(fl.failoverMs <= bound, s1(fl.failoverMs - bound)));
+      add(`events lost in that failover (of messages sent)`, lostOf(fl), fb ? lostOf(fb) : NOT_RUN, fb ? ratio(fl.lost, fb.lost) : '', '0', verdict(fl.lost === 0, `${fl.lost} events`));
     }
-    add(`gateway RSS at ${size.toLocaleString('en')} guilds (Litestream children included)`, mib(lh.footprint.rssBytes), mib(b.footprint.rssBytes), '', size >= 5000 ? '≤ 2 GiB' : '', size >= 5000 ? verdict(lh.footprint.rssBytes <= 2 * 2 ** 30) : '');
-    add(`gateway open file descriptors at ${size.toLocaleString('en')} guilds`, `${lh.footprint.fds} (${lh.footprint.processes} processes)`, `${b.footprint.fds} (${b.footprint.processes} process)`, '', '', '');
-    if (lh.move && b.move) {
+    add(`gateway RSS at ${size.toLocaleString('en')} guilds (Litestream children included)`, mib(lh.footprint.rssBytes), b ? mib(b.footprint.rssBytes) : NOT_RUN, '', size >= 5000 ? '≤ 2 GiB' : '', size >= 5000 ? verdict(lh.footprint.rssBytes <= 2 * 2 ** 30) : '');
+    add(`gateway open file descriptors at ${size.toLocaleString('en')} guilds`, `${lh.footprint.fds} (${lh.footprint.processes} processes)`, b ? `${b.footprint.fds} (${b.footprint.processes} process)` : NOT_RUN, '', '', '');
+    if (lh.move) {
       const pl = lh.move.pausesMs;
-      const pb = b.move.pausesMs;
+      const pb = b?.move?.pausesMs;
       const p99 = percentile(pl, 99);
-      add(`planned move of ${lh.move.guilds} guilds: pause p50 / p99`, `${ms0(percentile(pl, 50))} / ${ms0(p99)}`, `${ms0(percentile(pb, 50))} / ${ms0(percentile(pb, 99))}`, ratio(percentile(pl, 99), percentile(pb, 99)), 'p99 ≤ 250 ms', verdict(p99 <= 250, ms0(p99 - 250)));
-      add('events lost in that move', `${lh.move.lost} of ${lh.move.messages}${lh.move.appliedTwice ? `, ${lh.move.appliedTwice} doubled` : ''}`, `${b.move.lost} of ${b.move.messages}${b.move.appliedTwice ? `, ${b.move.appliedTwice} doubled` : ''}`, ratio(lh.move.lost, b.move.lost), '0', verdict(lh.move.lost === 0));
+      add(`planned move of ${lh.move.guilds} guilds: pause p50 / p99`, `${ms0(percentile(pl, 50))} / ${ms0(p99)}`, pb ? `${ms0(percentile(pb, 50))} / ${ms0(percentile(pb, 99))}` : NOT_RUN, pb ? ratio(p99, percentile(pb, 99)) : '', 'p99 ≤ 250 ms', verdict(p99 <= 250, ms0(p99 - 250)));
+      add('events lost in that move', lostOf(lh.move), b?.move ? lostOf(b.move) : NOT_RUN, b?.move ? ratio(lh.move.lost, b.move.lost) : '', '0', verdict(lh.move.lost === 0));
     }
-    if (lh.rolling && b.rolling) {
-      add(`rolling restart of ${lh.rolling.restarts} gateways: events lost`, `${lh.rolling.lost} of ${lh.rolling.messages}${lh.rolling.appliedTwice ? `, ${lh.rolling.appliedTwice} doubled` : ''}`, `${b.rolling.lost} of ${b.rolling.messages}${b.rolling.appliedTwice ? `, ${b.rolling.appliedTwice} doubled` : ''}`, ratio(lh.rolling.lost, b.rolling.lost), '0', verdict(lh.rolling.lost === 0));
-      add('rolling restart: interactions failed', `${lh.rolling.interactionsFailed} of ${lh.rolling.interactions}`, `${b.rolling.interactionsFailed} of ${b.rolling.interactions}`, ratio(lh.rolling.interactionsFailed, b.rolling.interactionsFailed), '0', verdict(lh.rolling.interactionsFailed === 0));
+    if (lh.rolling) {
+      const br = b?.rolling;
+      add(`rolling restart of ${lh.rolling.restarts} gateways: events lost`, lostOf(lh.rolling), br ? lostOf(br) : NOT_RUN, br ? ratio(lh.rolling.lost, br.lost) : '', '0', verdict(lh.rolling.lost === 0));
+      add('rolling restart: interactions failed', `${lh.rolling.interactionsFailed} of ${lh.rolling.interactions}`, br ? `${br.interactionsFailed} of ${br.interactions}` : NOT_RUN, br ? ratio(lh.rolling.interactionsFailed, br.interactionsFailed) : '', '0', verdict(lh.rolling.interactionsFailed === 0));
     }
   }
   if (r.edge) {

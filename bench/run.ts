@@ -114,7 +114,7 @@ const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0
  */
 const PLAN = quick
   ? { plannedAt: 10, sizes: [10], pods: 2, ratePerSec: 40, moveGuilds: 3, interactionsPerSec: 4, ttlMs: 2000, edgeRate: 300, edgeSeconds: 2, baseline: { heartbeatEveryMs: 1000, pollEveryMs: 1000, deadAfterMs: 3000, sweepEveryMs: 250, cacheTtlMs: 300_000 } satisfies BaselineTiming }
-  : { plannedAt: 200, sizes: [1000, 5000], pods: 2, ratePerSec: 100, moveGuilds: 40, interactionsPerSec: 10, ttlMs: 10_000, edgeRate: 2000, edgeSeconds: 10, baseline: SEEDS_TIMING };
+  : { plannedAt: 200, sizes: [1000, 5000], pods: 2, ratePerSec: 100, moveGuilds: 100, interactionsPerSec: 10, ttlMs: 10_000, edgeRate: 2000, edgeSeconds: 10, baseline: SEEDS_TIMING };
 
 /** The cluster running now: Ctrl-C (or a CI timeout's SIGTERM) must not leave its processes behind. */
 let active: BenchCluster | undefined;
@@ -164,6 +164,9 @@ async function runDesign(design: Design, perPod: number, kind: Kind): Promise<De
     await cluster.start();
     const startMs = Date.now() - t0;
     progress(`${design}: serving after ${(startMs / 1000).toFixed(1)} s`);
+    await cluster.settled();
+    const settledMs = Date.now() - t0;
+    if (design === 'leasehold') progress(`${design}: every guild replicated after ${(settledMs / 1000).toFixed(1)} s`);
     const fp: Footprint = gatewayFootprint(cluster);
     let planned: { move: MoveResult; rolling: RollingResult } | undefined;
     if (kind !== 'failover') {
@@ -178,7 +181,7 @@ async function runDesign(design: Design, perPod: number, kind: Kind): Promise<De
       fo = await failover(o);
       progress(`${design}: failover of ${fo.guilds} guilds in ${(fo.failoverMs / 1000).toFixed(1)} s, lost ${fo.lost}/${fo.messages}`);
     }
-    return { design, perPod, guilds, shards, startMs, footprint: fp, ...planned, ...(fo ? { failover: fo } : {}) };
+    return { design, perPod, guilds, shards, startMs, settledMs, footprint: fp, ...planned, ...(fo ? { failover: fo } : {}) };
   } finally {
     active = undefined;
     await cluster.close();

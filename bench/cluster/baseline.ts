@@ -76,6 +76,8 @@ export function baselineCluster(o: BaselineClusterOptions): BenchCluster {
   return {
     design: 'baseline',
     pods,
+    // Nothing runs in the background after the start (no replication): settled once serving.
+    settled: () => Promise.resolve(),
     async start() {
       config = startBaseline('baseline-config', 'config', { DATABASE_URL: o.databaseUrl, DATABASE_SCHEMA: o.schema, DEAD_AFTER_MS: String(o.timing.deadAfterMs), SWEEP_EVERY_MS: String(o.timing.sweepEveryMs) });
       await config.waitForLine('listening', (l) => l.msg === 'listening', 60_000);

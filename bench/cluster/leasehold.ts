@@ -99,6 +99,12 @@ export function leaseholdCluster(o: LeaseholdClusterOptions): BenchCluster {
       }, 600_000, 500);
       await waitFor('the edge ready', async () => (await fetch(this.interactionsUrl().replace('/interactions', '/readyz'))).ok || undefined, 60_000, 200);
     },
+    async settled() {
+      await waitFor('every guild replicated at its epoch', async () => {
+        const owned = (await store.listAssignments()).filter((a) => a.state === 'active' && a.owner !== null);
+        return (owned.length === o.guilds && owned.every((a) => a.dataEpoch === a.epoch)) || undefined;
+      }, 600_000, 500);
+    },
     interactionsUrl: () => `${String(edge?.lines.find((l) => l.msg === 'listening')?.['url'])}/interactions`,
     owners: ownedBy,
     process: (pod) => live.get(pod) as RoleProcess,

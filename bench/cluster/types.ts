@@ -11,6 +11,12 @@ export interface BenchCluster {
   readonly pods: readonly string[];
   /** Start everything and wait until every guild is served. */
   start(): Promise<void>;
+  /**
+   * Wait until the start's background work is done (leasehold: every guild's replica complete
+   * at its current epoch, so no first snapshots compete with the measurement), as a cluster is
+   * in production before anyone moves or kills anything. The baseline has none.
+   */
+  settled(): Promise<void>;
   /** Where the stand-in sends interactions. */
   interactionsUrl(): string;
   /** guild → owning pod, as the design's source of truth says now. */

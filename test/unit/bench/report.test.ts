@@ -41,6 +41,13 @@ describe('the side-by-side table', () => {
     expect(lost).toMatchObject({ leasehold: '0 of 5000', baseline: '3000 of 5000', ratio: '∞ (leasehold 0)', verdict: 'met' });
   });
 
+  it('with only leasehold run (--designs leasehold), still gives its rows, the baseline marked not run', () => {
+    const rows = buildRows({ ...report, designs: [design('leasehold', 11_000, 0)] });
+    const fo = rows.find((r) => r.measure.startsWith('crash failover, 1,000 guilds'));
+    expect(fo).toMatchObject({ leasehold: expect.stringMatching(/^11\.0 s/), baseline: 'not run', ratio: '', verdict: 'met' });
+    expect(rows.find((r) => r.measure.startsWith('events lost in that failover'))).toMatchObject({ leasehold: '0 of 5000', baseline: 'not run' });
+  });
+
   it('prints the machine, the workload and every row in Markdown', () => {
     const rows = buildRows(report);
     const md = toMarkdown(report, rows);
