@@ -37,9 +37,10 @@ export interface LeaseholdClusterOptions {
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
 /** A role process whose JSON log also goes to `logFile` (read it while a run is slow). */
+// LH_BENCH_CPU_PROF=DIR: every role writes a V8 CPU profile there when it exits (a post-mortem of a slow run).
+const prof = process.env['LH_BENCH_CPU_PROF'];
+
 function startRole(name: string, args: string[], env: Record<string, string>, logFile: string): RoleProcess {
-  // LH_BENCH_CPU_PROF=DIR: every role writes a V8 CPU profile there when it exits (a post-mortem of a slow run).
-  const prof = process.env['LH_BENCH_CPU_PROF'];
   const node = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name}-\${pid}.cpuprofile`] : [];
   const child = spawn(process.execPath, [...node, CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const out = createWriteStream(logFile, { flags: 'a' });
@@ -151,7 +152,13 @@ export function leaseholdCluster(o: LeaseholdClusterOptions): BenchCluster {
       return abandonedFromLog(await store.readLog({ limit: 10_000_000 }));
     },
     async close() {
-      for (const p of [...all, ...(edge ? [edge] : [])]) killGroup(p);
+      const procs = [...all, ...(edge ? [edge] : [])];
+      if (prof) {
+        // A profile is written at exit, not at SIGKILL: the second SIGTERM exits at once (no drain).
+        for (const p of procs) for (let i = 0; i < 2; i++) p.signal('SIGTERM');
+        await Promise.race([Promise.all(procs.map((p) => p.exited)), new Promise((r) => setTimeout(r, 15_000))]);
+      }
+      for (const p of procs) killGroup(p);
       await Promise.all([...all, ...(edge ? [edge] : [])].map((p) => p.exited));
       await deleteByPrefix(redis, o.prefix);
       await store.db.schema.dropSchema(o.schema).ifExists().cascade().execute().catch(() => undefined);

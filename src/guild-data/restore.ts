@@ -2,7 +2,7 @@
 // data_epoch into a fresh file, the old local file is moved aside, and the new epoch is
 // recorded. No data_epoch means a new guild (start empty); a recorded one that cannot be read
 // fails loudly, never silently empty. Point-in-time restores use Litestream's -timestamp.
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -113,13 +113,19 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
       // The latest state of a local-directory replica is read in this process (a few ms instead
       // of a process start, file-replica-restore.ts). Whatever that reader refuses, or a file of
       // its that fails the checks, is restored again by the binary, the reference.
-      read = !at && location.type === 'file' ? await restoreFromFileReplica(location.path, scratch).catch((err: unknown) => void logger.warn({ dataEpoch, err }, 'reading the replica in process failed; restoring with the litestream binary')) ?? undefined : undefined;
+      if (!at && location.type === 'file') {
+        try {
+          read = restoreFromFileReplica(location.path, scratch);
+        } catch (err) {
+          logger.warn({ dataEpoch, err }, 'reading the replica in process failed; restoring with the litestream binary');
+        }
+      }
       mark('read');
       const bad = read ? checkCandidate(scratch, guildId) : undefined;
       if (bad) {
         logger.warn({ dataEpoch, problem: bad }, 'the replica read in process failed its checks; restoring with the litestream binary');
         read = undefined;
-        await rm(scratch, { force: true });
+        rmSync(scratch, { force: true });
       }
       const problem = read ? undefined : await viaBinary();
       if (problem) {
@@ -144,8 +150,9 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
     reservation.cancel();
     throw err;
   } finally {
-    await rm(scratch, { force: true });
-    await rm(`${scratch}.tmp`, { force: true });
+    // Synchronous, like the moves into place: two thread-pool round trips on every restore.
+    rmSync(scratch, { force: true });
+    rmSync(`${scratch}.tmp`, { force: true });
   }
 }
 
