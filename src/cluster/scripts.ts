@@ -22,6 +22,7 @@ export const SCRIPT_FILES = {
   ring: 'ring-2.lua',
   readGuild: 'read-guild-4.lua',
   rateWindow: 'rate-window-1.lua',
+  rateSliding: 'rate-sliding-1.lua',
   interactionDefer: 'interaction-defer-2.lua',
   interactionResolve: 'interaction-resolve-2.lua',
   interactionComplete: 'interaction-complete-2.lua',

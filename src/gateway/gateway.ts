@@ -12,7 +12,7 @@ import { createClusterClient, type ClusterClient } from '../cluster/client.js';
 import { MemberClient } from '../cluster/members.js';
 import { OwnershipLoop } from '../cluster/ownership-loop.js';
 import { PendingInteractions } from '../cluster/pending-interactions.js';
-import { SharedRateWindow, sleep } from '../cluster/rate-window.js';
+import { SharedRateWindow, SlidingRateWindow, sleep } from '../cluster/rate-window.js';
 import { checkEvictionPolicy, connectRedis } from '../cluster/redis.js';
 import { ringParams } from '../cluster/ring.js';
 import { createAssignmentStore, type AssignmentStore } from '../store/index.js';
@@ -101,7 +101,7 @@ export class Gateway {
       logger: log,
       throttle: { scripts, keys, windowMs: c.identifyWindowMs, budgetFloor: c.identifyBudgetFloor },
       makeRequest: sharedMakeRequest({
-        global: new SharedRateWindow(scripts, keys, 'rest:global', c.discordGlobalRateLimit, GLOBAL_WINDOW_MS),
+        global: new SlidingRateWindow(scripts, keys, 'rest:global:sliding', c.discordGlobalRateLimit, GLOBAL_WINDOW_MS),
         invalid: new SharedRateWindow(scripts, keys, 'rest:invalid', 10_000, 600_000),
         invalidFloor: 500,
         logger: log,

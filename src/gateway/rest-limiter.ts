@@ -5,14 +5,15 @@
 import { DefaultRestOptions, type ResponseLike } from '@discordjs/rest';
 import type { Logger } from '../log.js';
 import { metrics } from '../metrics.js';
-import type { SharedRateWindow } from '../cluster/rate-window.js';
+import type { SharedBudget, SharedRateWindow } from '../cluster/rate-window.js';
 
 export class InvalidRequestBudgetError extends Error {
   readonly code = 'INVALID_REQUEST_BUDGET';
 }
 
 export interface RestLimiterOptions {
-  readonly global: SharedRateWindow;
+  /** Sliding (SlidingRateWindow): Discord counts its second from its own first request. */
+  readonly global: SharedBudget;
   readonly invalid: SharedRateWindow;
   /** Refuse to send once this many invalid requests are left in the window. */
   readonly invalidFloor: number;
@@ -23,13 +24,13 @@ export interface RestLimiterOptions {
 const INVALID = new Set([401, 403, 429]);
 
 /**
- * The window of the shared global budget: Discord's second plus a margin. Both sides count in
- * fixed windows that start at a first request, but ours starts when a pod takes a slot and
- * Discord's when a request arrives; a window of exactly one second lets the next window's first
- * request arrive before Discord's window ended whenever it travels faster than the previous
- * window's first (measured end to end, test/e2e/limits.test.ts: 23 global 429s for a burst of 120
- * posts from four pods on one machine with 1000 ms; none with 1150). The margin absorbs that much
- * jitter, at the cost of ~13 % of the throughput.
+ * The window of the shared global budget: Discord's second plus a margin. The budget is a
+ * sliding window, so at most the limit is sent in any such span, whatever the alignment of
+ * Discord's own fixed second (which starts at a first request); the margin absorbs the jitter
+ * between taking a slot and the request's arrival, at the cost of ~13 % of the throughput. A
+ * fixed window of ours let a burst at the end of one window and one at the start of the next
+ * arrive inside one of Discord's seconds (test/e2e/limits.test.ts: 23 global 429s with fixed
+ * 1000 ms windows, and still 9 with fixed 1150 ms ones when the machine was busy).
  */
 export const GLOBAL_WINDOW_MS = 1150;
 

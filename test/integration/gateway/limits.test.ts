@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { Scripts } from '../../../src/cluster/scripts.js';
-import { SharedRateWindow } from '../../../src/cluster/rate-window.js';
+import { SharedRateWindow, SlidingRateWindow, type SharedBudget } from '../../../src/cluster/rate-window.js';
 import { RedisIdentifyThrottler, type SessionBudget } from '../../../src/gateway/identify-throttle.js';
 import { sharedMakeRequest, InvalidRequestBudgetError } from '../../../src/gateway/rest-limiter.js';
 import { silentLogger } from '../../../src/log.js';
@@ -85,6 +85,47 @@ describe('REST budgets shared through Redis', () => {
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v10/channels/1/messages`;
   });
   afterEach(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('a burst late in a window and another at the start of the next: at most the limit in any window span (sliding), where fixed windows let twice through', async () => {
+    const limit = 20;
+    const windowMs = 500;
+    /** Two pods: a few requests early in a window, then a burst of both pods late in it. */
+    const run = async (make: (scripts: Scripts, name: string) => SharedBudget, name: string): Promise<number> => {
+      hits.length = 0;
+      const makers = [pod(), pod()].map((scripts) => sharedMakeRequest({ global: make(scripts, name), invalid: new SharedRateWindow(scripts, t.keys, `${name}:invalid`, 10_000, 600_000), invalidFloor: 100, logger: silentLogger }));
+      const post = (m: (typeof makers)[number]) => m(url, { method: 'POST', body: '{}' });
+      await Promise.all(Array.from({ length: 5 }, () => post(makers[0]!)));
+      // The scenario itself, not a synchronisation: the burst is asked for late in the window.
+      const lateInWindow = windowMs * 0.8;
+      await new Promise((r) => setTimeout(r, lateInWindow));
+      await Promise.all(makers.flatMap((m) => Array.from({ length: limit }, () => post(m))));
+      // The most requests the server saw in any span of windowMs (its windows can start anywhere).
+      const at = [...hits].sort((a, b) => a - b);
+      let most = 0;
+      for (let i = 0, j = 0; i < at.length; i++) {
+        while ((at[i] as number) - (at[j] as number) >= windowMs) j++;
+        most = Math.max(most, i - j + 1);
+      }
+      expect(hits).toHaveLength(5 + 2 * limit);
+      return most;
+    };
+    // 100 ms of slack (as GLOBAL_WINDOW_MS has 150) for the round trips between taking a slot and arriving.
+    expect(await run((scripts, name) => new SlidingRateWindow(scripts, t.keys, name, limit, windowMs + 100), 'sliding')).toBeLessThanOrEqual(limit);
+    expect(await run((scripts, name) => new SharedRateWindow(scripts, t.keys, name, limit, windowMs + 100), 'fixed')).toBeGreaterThan(limit);
+  });
+
+  it('a sliding budget that a hand edit turned into garbage starts afresh instead of failing every call', async () => {
+    const r = new Redis(t.url);
+    extra.push(r);
+    await r.set(t.keys.rate('edited'), 'garbage');
+    const w = new SlidingRateWindow(pod(), t.keys, 'edited', 2, 1000);
+    expect((await w.tryTake()).allowed).toBe(true);
+    expect((await w.tryTake()).allowed).toBe(true);
+    const refused = await w.tryTake();
+    expect(refused).toMatchObject({ allowed: false, count: 2 });
+    expect(refused.resetInMs).toBeGreaterThan(0);
+    expect(refused.resetInMs).toBeLessThanOrEqual(1001);
+  });
 
   it('two pods together stay within the global limit per window', async () => {
     const limit = 20;
