@@ -9,16 +9,10 @@ export interface WindowState {
   readonly resetInMs: number;
 }
 
-/** What the REST limiter needs of a shared budget. */
-export interface SharedBudget {
-  readonly name: string;
-  readonly limit: number;
-  readonly windowMs: number;
-  tryTake(cost?: number): Promise<WindowState>;
-  take(signal?: AbortSignal, cost?: number): Promise<WindowState>;
-}
+/** A budget counted by one of the rate scripts; the subclasses say which. */
+abstract class ScriptedBudget {
+  protected abstract readonly script: 'rateWindow' | 'rateSliding';
 
-export class SharedRateWindow implements SharedBudget {
   constructor(
     private readonly scripts: Scripts,
     private readonly keys: Keys,
@@ -29,14 +23,28 @@ export class SharedRateWindow implements SharedBudget {
 
   /** Take `cost` uses if the budget allows; never waits. */
   async tryTake(cost = 1): Promise<WindowState> {
-    const r = await this.scripts.run('rateWindow', [this.keys.rate(this.name)], [this.limit, this.windowMs, cost]);
-    return windowState(this.name, r);
+    const r = await this.scripts.run(this.script, [this.keys.rate(this.name)], [this.limit, this.windowMs, cost]);
+    if (typeof r[0] === 'number' && r.length === 2) throw new Error(`rate window ${this.name}: ${String(r[1])}`);
+    return { allowed: Number(r[0]) === 1, count: Number(r[1]), resetInMs: Math.max(0, Number(r[2])) };
   }
 
   /** Wait until a use can be taken (abortable), then take it. */
-  take(signal?: AbortSignal, cost = 1): Promise<WindowState> {
-    return takeWhenAllowed(this, signal, cost);
+  async take(signal?: AbortSignal, cost = 1): Promise<WindowState> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const s = await this.tryTake(cost);
+      if (s.allowed) return s;
+      await sleep(Math.max(1, s.resetInMs), signal);
+    }
   }
+}
+
+/** What the REST limiter needs of a shared budget. */
+export type SharedBudget = ScriptedBudget;
+
+/** Fixed windows (rate-window-1.lua): identify buckets, the invalid-request budget. */
+export class SharedRateWindow extends ScriptedBudget {
+  protected readonly script = 'rateWindow' as const;
 }
 
 /**
@@ -44,37 +52,8 @@ export class SharedRateWindow implements SharedBudget {
  * counts in windows of its own alignment (Discord's global REST limit). Costs a sorted-set entry
  * per use in the window.
  */
-export class SlidingRateWindow implements SharedBudget {
-  constructor(
-    private readonly scripts: Scripts,
-    private readonly keys: Keys,
-    readonly name: string,
-    readonly limit: number,
-    readonly windowMs: number,
-  ) {}
-
-  async tryTake(cost = 1): Promise<WindowState> {
-    const r = await this.scripts.run('rateSliding', [this.keys.rate(this.name)], [this.limit, this.windowMs, cost]);
-    return windowState(this.name, r);
-  }
-
-  take(signal?: AbortSignal, cost = 1): Promise<WindowState> {
-    return takeWhenAllowed(this, signal, cost);
-  }
-}
-
-function windowState(name: string, r: unknown[]): WindowState {
-  if (typeof r[0] === 'number' && r.length === 2) throw new Error(`rate window ${name}: ${String(r[1])}`);
-  return { allowed: Number(r[0]) === 1, count: Number(r[1]), resetInMs: Math.max(0, Number(r[2])) };
-}
-
-async function takeWhenAllowed(b: SharedBudget, signal: AbortSignal | undefined, cost: number): Promise<WindowState> {
-  for (;;) {
-    signal?.throwIfAborted();
-    const s = await b.tryTake(cost);
-    if (s.allowed) return s;
-    await sleep(Math.max(1, s.resetInMs), signal);
-  }
+export class SlidingRateWindow extends ScriptedBudget {
+  protected readonly script = 'rateSliding' as const;
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
