@@ -102,7 +102,12 @@ describe('Discord limits across four gateways', () => {
     const edge = start('http-1', 'http');
     await edge.waitForLine('listening', (l) => l.msg === 'listening');
     const url = `${String(edge.lines.find((l) => l.msg === 'listening')?.['url'])}/interactions`;
-    await waitFor('every guild owned', async () => (await createClusterClient(t.redis, t.prefix, 1000).leases.scanAll()).leases.length === GUILDS || undefined, 60_000, 200);
+    // Owned, and spread over all four: the pods that joined last take their share by handoff a
+    // moment after the first ones owned every guild (a wait for "owned" alone raced with that).
+    await waitFor('every guild owned, by all four pods', async () => {
+      const leases = (await createClusterClient(t.redis, t.prefix, 1000).leases.scanAll()).leases;
+      return (leases.length === GUILDS && new Set(leases.map((l) => l.owner)).size === PODS.length) || undefined;
+    }, 60_000, 200);
     await edge.waitForLine('ready', () => true);
     const guilds = sim.state.guilds();
     const setups = await Promise.all(
