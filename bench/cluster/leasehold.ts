@@ -36,10 +36,10 @@ export interface LeaseholdClusterOptions {
 // The built CLI beside the built benchmark (test/helpers/cli.ts resolves it from the sources).
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
-/** A role process whose JSON log also goes to `logFile` (read it while a run is slow). */
 // LH_BENCH_CPU_PROF=DIR: every role writes a V8 CPU profile there when it exits (a post-mortem of a slow run).
 const prof = process.env['LH_BENCH_CPU_PROF'];
 
+/** A role process whose JSON log also goes to `logFile` (read it while a run is slow). */
 function startRole(name: string, args: string[], env: Record<string, string>, logFile: string): RoleProcess {
   const node = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name}-\${pid}.cpuprofile`] : [];
   const child = spawn(process.execPath, [...node, CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -159,7 +159,7 @@ export function leaseholdCluster(o: LeaseholdClusterOptions): BenchCluster {
         await Promise.race([Promise.all(procs.map((p) => p.exited)), new Promise((r) => setTimeout(r, 15_000))]);
       }
       for (const p of procs) killGroup(p);
-      await Promise.all([...all, ...(edge ? [edge] : [])].map((p) => p.exited));
+      await Promise.all(procs.map((p) => p.exited));
       await deleteByPrefix(redis, o.prefix);
       await store.db.schema.dropSchema(o.schema).ifExists().cascade().execute().catch(() => undefined);
       await store.close();
