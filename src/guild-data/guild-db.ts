@@ -9,6 +9,7 @@ import { GuildDataError } from './errors.js';
 import { checkFence, type GuildFence } from './fence.js';
 import { migrateGuildDb } from './migrations.js';
 import type { GuildSchema } from './schema.js';
+import { cachingDatabase } from './statement-cache.js';
 import { isApplied, pruneDedupe, recordApplied } from './dedupe.js';
 import { insertOutbox, pruneSentOutbox, setFailed, setSent, type OutboxDraft, type OutboxRow } from './outbox.js';
 
@@ -98,7 +99,7 @@ export class GuildDb {
       // (quick_check: btreeInitPage() error 11) in the gateway e2e, twice in one CI run.
       raw.pragma('synchronous = NORMAL');
       raw.pragma('foreign_keys = ON');
-      const kysely = new Kysely<GuildSchema>({ dialect: new SqliteDialect({ database: raw }) });
+      const kysely = new Kysely<GuildSchema>({ dialect: new SqliteDialect({ database: cachingDatabase(raw) }) });
       await migrateGuildDb(kysely as Kysely<unknown>, raw);
       const epoch = readMeta(raw, opts.guildId);
       return new GuildDb(opts.guildId, opts.path, raw, kysely, epoch, opts.clock ?? systemClock, opts.logger ?? silentLogger, opts.onCommit, budget);
