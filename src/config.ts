@@ -123,6 +123,7 @@ export const ENV = {
   LITESTREAM_GROUP_SIZE: { schema: intIn(2, 5000), def: '200', roles: ['gateway'], doc: 'Most guilds per Litestream process. Arrivals fill new processes of a quarter of this, guilds leaving restart none, and a quiet pod merges small ones (a Litestream start costs ~4.5 ms CPU per guild in it).' },
   GUILD_IDLE_CLOSE_MS: { schema: intIn(1000, 86_400_000), def: '600000', roles: ['gateway'], doc: 'Close a guild database unused this long (after Litestream synced it); it reopens on demand.' },
   RESTORE_CONCURRENCY: { schema: intIn(1, 256), def: '8', roles: ['gateway'], doc: 'Restores from replicas running at once after a failover (guilds with buffered events first).' },
+  RESTORE_READ_THREADS: { schema: intIn(0, 64), def: '2', roles: ['gateway'], doc: 'Worker threads that read local-directory replicas during restores, off the event loop (0 = read on the event loop).' },
   DRAIN_TIMEOUT_MS: { schema: intIn(0, 3_600_000), def: '60000', roles: ['gateway'], doc: 'How long a SIGTERM drain may take before the pod exits anyway.' },
   STRICT_EVICTION_POLICY: { schema: boolish, def: 'false', roles: ['gateway', 'http'], doc: 'Refuse to start when Redis maxmemory-policy is not noeviction (default: warn and export a metric).' },
 } as const satisfies Record<string, VarSpec>;
@@ -178,6 +179,7 @@ export interface GatewayConfig extends BaseConfig, StoreConfig, ServerConfig, Ri
   readonly litestreamGroupSize: number;
   readonly guildIdleCloseMs: number;
   readonly restoreConcurrency: number;
+  readonly restoreReadThreads: number;
 }
 export interface HttpConfig extends BaseConfig, StoreConfig, ServerConfig, RingConfig {
   readonly role: 'http';
@@ -261,7 +263,7 @@ export function loadConfig<R extends Role>(role: R, env: NodeJS.ProcessEnv = pro
       dataDir: v('DATA_DIR'), replicaUrl: v('REPLICA_URL'), internalSecrets: v('INTERNAL_SECRET'), drainTimeoutMs: v('DRAIN_TIMEOUT_MS'),
       identifyBudgetFloor: v('IDENTIFY_BUDGET_FLOOR'), identifyWindowMs: v('IDENTIFY_WINDOW_MS'), eventBufferMaxBytes: v('EVENT_BUFFER_MAX_BYTES'), strictEvictionPolicy: v('STRICT_EVICTION_POLICY'),
       discordGlobalRateLimit: v('DISCORD_GLOBAL_RATE_LIMIT'), guildRetentionMs: v('GUILD_RETENTION_MS'), retentionSweepEveryMs: v('RETENTION_SWEEP_EVERY_MS'),
-      litestreamMonitorIntervalMs: v('LITESTREAM_MONITOR_INTERVAL_MS'), litestreamGroupSize: v('LITESTREAM_GROUP_SIZE'), litestreamNice: v('LITESTREAM_NICE'), guildIdleCloseMs: v('GUILD_IDLE_CLOSE_MS'), restoreConcurrency: v('RESTORE_CONCURRENCY'),
+      litestreamMonitorIntervalMs: v('LITESTREAM_MONITOR_INTERVAL_MS'), litestreamGroupSize: v('LITESTREAM_GROUP_SIZE'), litestreamNice: v('LITESTREAM_NICE'), guildIdleCloseMs: v('GUILD_IDLE_CLOSE_MS'), restoreConcurrency: v('RESTORE_CONCURRENCY'), restoreReadThreads: v('RESTORE_READ_THREADS'),
     }),
     http: () => ({
       ...base, ...store, ...server, ...ring, role: 'http',

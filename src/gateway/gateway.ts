@@ -81,6 +81,7 @@ export class Gateway {
       store: this.store,
       idleCloseMs: c.guildIdleCloseMs,
       restoreConcurrency: c.restoreConcurrency,
+      restoreReadThreads: c.restoreReadThreads,
       replication: { monitorIntervalMs: c.litestreamMonitorIntervalMs, groupSize: c.litestreamGroupSize, nice: c.litestreamNice },
       // Lets a restore whose latest replica state is unreadable fall back to an earlier WAL index
       // when this buffer can replay everything after it (restore-fallback.ts).

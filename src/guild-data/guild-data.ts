@@ -8,6 +8,7 @@ import type { GuildFence } from './fence.js';
 import { GuildDatabases } from './guild-databases.js';
 import { exportGuild, installGuild, type GuildCopy, type InstallResult } from './handoff-copy.js';
 import { ReplicationManager, type ReplicationHealth, type ReplicationOptions } from './replication-manager.js';
+import { inProcessReader, threadReader, type ReplicaReader } from './replica-reader.js';
 import { restoreGuild, restoreGuildAt, type RestoreResult } from './restore.js';
 import { RestoreQueue } from './restore-queue.js';
 
@@ -24,6 +25,8 @@ export interface GuildDataOptions {
   readonly busyTimeoutMs?: number;
   readonly restoreConcurrency?: number;
   readonly restoreBackoff?: BackoffPolicy;
+  /** Worker threads reading local-directory replicas during restores (0: on the event loop; default 2). */
+  readonly restoreReadThreads?: number;
   /** Wall ms since which the gateway can replay every event (lets a restore fall back losslessly). */
   readonly replayCoversSince?: () => number;
   readonly replication?: Omit<ReplicationOptions, 'dataDir' | 'replicaUrl' | 'store' | 'clock' | 'logger'>;
@@ -36,6 +39,7 @@ export class GuildData {
   readonly replication: ReplicationManager;
   /** Claims queue their restores here: `restores.request(guildId, epoch, priority)`. */
   readonly restores: RestoreQueue;
+  readonly reader: ReplicaReader;
   private readonly clock: Clock;
   private readonly logger: Logger;
 
@@ -53,6 +57,8 @@ export class GuildData {
       logger: this.logger,
       replication: this.replication,
     });
+    const threads = o.restoreReadThreads ?? 2;
+    this.reader = (threads > 0 ? threadReader({ threads, logger: this.logger }) : undefined) ?? inProcessReader;
     this.restores = new RestoreQueue({
       concurrency: o.restoreConcurrency,
       backoff: o.restoreBackoff,
@@ -69,6 +75,7 @@ export class GuildData {
   /** Shutdown: stop restores, let Litestream sync every guild one last time, then close the files. */
   async stop(): Promise<void> {
     this.restores.stop();
+    await this.reader.close();
     await this.replication.stop();
     await this.dbs.stop();
   }
@@ -107,7 +114,7 @@ export class GuildData {
   }
 
   private deps() {
-    return { dbs: this.dbs, replication: this.replication, clock: this.clock, logger: this.logger, replayCoversSince: this.o.replayCoversSince };
+    return { dbs: this.dbs, replication: this.replication, clock: this.clock, logger: this.logger, replayCoversSince: this.o.replayCoversSince, reader: this.reader };
   }
 }
 

@@ -190,7 +190,9 @@ export class GuildDatabases {
         try {
           const db = await GuildDb.open(this.dbOptions(guildId, true));
           try {
-            await db.recordEpoch(epoch);
+            // A restore's reader already stamped the epoch (and folded the WAL in) off the event
+            // loop; a handoff copy or an empty start records it here.
+            if (db.epoch !== epoch) await db.recordEpoch(epoch);
             // Fold the WAL into the file before Litestream first reads it: its first snapshot is
             // a copy of the file after a PASSIVE checkpoint, and the gateway e2e restored such
             // replicas with pages missing (btreeInitPage error 11) when the owner died before

@@ -5,6 +5,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
 import { isBusy, retryBusy, SYNC_BUSY_MS } from './busy.js';
+import { stampEpoch } from './epoch-stamp.js';
 import { GuildDataError } from './errors.js';
 import { checkFence, type GuildFence } from './fence.js';
 import { migrateGuildDb } from './migrations.js';
@@ -127,7 +128,7 @@ export class GuildDb {
     if (epoch < this.fileEpoch) throw new GuildDataError('EPOCH_REGRESSION', `guild ${this.guildId}: epoch ${epoch} is below the file's ${this.fileEpoch}`, this.guildId);
     await retryBusy(this.busyBudgetMs, () =>
       this.kysely.connection().execute(async () => {
-        this.raw.prepare("INSERT INTO meta (key, value) VALUES ('epoch', ?), ('epoch_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(epoch), String(this.clock.wallNow()));
+        stampEpoch(this.raw, epoch, this.clock.wallNow());
       }),
     );
     this.fileEpoch = epoch;

@@ -11,10 +11,11 @@ import type { DataEpochStore } from './data-epoch.js';
 import { RestoreError } from './errors.js';
 import type { GuildDatabases } from './guild-databases.js';
 import type { GuildDb } from './guild-db.js';
-import { restoreFromFileReplica, type FileReplicaRestore } from './file-replica-restore.js';
+import type { FileReplicaRestore } from './file-replica-restore.js';
 import { failureDetail } from './litestream-bin.js';
 import { checkCandidate, moveAside, placeFile } from './local-files.js';
 import { assertGuildId } from './paths.js';
+import { inProcessReader, type ReplicaReader } from './replica-reader.js';
 import type { ReplicationManager } from './replication-manager.js';
 import { fallbackCandidates, parseSnapshotList, parseWalList, type FallbackCandidate } from './restore-fallback.js';
 
@@ -27,6 +28,8 @@ export interface RestoreDeps {
    * index that still reaches that far (restore-fallback.ts); without it, such a restore fails.
    */
   readonly replayCoversSince?: () => number;
+  /** Reads local-directory replicas (default: on the event loop; the gateway uses threads). */
+  readonly reader?: ReplicaReader;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -94,6 +97,7 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
   try {
     let fellBackTo: FallbackCandidate | undefined;
     let read: FileReplicaRestore | undefined;
+    let stamped = false;
     if (dataEpoch !== null) {
       const location = deps.replication.location(guildId, dataEpoch);
       const url = location.url;
@@ -113,17 +117,19 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
       // The latest state of a local-directory replica is read in this process (a few ms instead
       // of a process start, file-replica-restore.ts). Whatever that reader refuses, or a file of
       // its that fails the checks, is restored again by the binary, the reference.
+      let bad: string | undefined;
       if (!at && location.type === 'file') {
         try {
-          read = restoreFromFileReplica(location.path, scratch);
+          ({ read, problem: bad, stamped } = await (deps.reader ?? inProcessReader).read(location.path, scratch, guildId, { epoch, atMs: clock.wallNow() }));
         } catch (err) {
-          logger.warn({ dataEpoch, err }, 'reading the replica in process failed; restoring with the litestream binary');
+          logger.warn({ dataEpoch, err }, 'reading the replica directly failed; restoring with the litestream binary');
+          // A reader thread that died may have left its partial output behind.
+          for (const f of [scratch, `${scratch}.tmp`, `${scratch}.tmp-wal`, `${scratch}.tmp-shm`]) rmSync(f, { force: true });
         }
       }
       mark('read');
-      const bad = read ? checkCandidate(scratch, guildId) : undefined;
       if (bad) {
-        logger.warn({ dataEpoch, problem: bad }, 'the replica read in process failed its checks; restoring with the litestream binary');
+        logger.warn({ dataEpoch, problem: bad }, 'the replica read directly failed its checks; restoring with the litestream binary');
         read = undefined;
         rmSync(scratch, { force: true });
       }
@@ -144,7 +150,7 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
     mark('opened');
     const seconds = (clock.now() - started) / 1000;
     if (dataEpoch !== null) metrics.restoreSeconds.observe(seconds);
-    logger.info({ dataEpoch, movedAside, seconds, phases, at: at?.toISOString(), read: read ? 'in-process' : dataEpoch === null ? undefined : 'litestream', generation: read?.generation }, dataEpoch === null ? 'guild started empty (no data_epoch)' : 'guild restored');
+    logger.info({ dataEpoch, movedAside, seconds, phases, at: at?.toISOString(), read: read ? (deps.reader?.kind === 'threads' ? 'thread' : 'in-process') : dataEpoch === null ? undefined : 'litestream', generation: read?.generation, stamped }, dataEpoch === null ? 'guild started empty (no data_epoch)' : 'guild restored');
     return { guildId, epoch, dataEpoch, source: dataEpoch === null ? 'empty' : 'replica', movedAside, seconds, db, fellBackTo };
   } catch (err) {
     reservation.cancel();

@@ -209,6 +209,11 @@ describe('gateways end to end', { timeout: 240_000 }, () => {
     explain(h);
     expect(h.lost).toEqual([]);
     expect(h.appliedTwice).toEqual([]);
+    // The replicas were read on the survivors' reader threads (off the event loop), each file
+    // stamped with its new epoch there.
+    const restored = survivors.flatMap((g) => g.lines.filter((l) => l.msg === 'guild restored' && victimGuilds.includes(String(l['guild'])) && Date.parse(String(l['time'])) >= killedAt));
+    expect(restored.filter((l) => l['read'] === 'thread').length).toBeGreaterThan(0);
+    expect(restored.filter((l) => l['read'] === 'thread' && l['stamped'] !== true)).toEqual([]);
     const lives = survivors.flatMap((g) => g.lines.filter((l) => isLive(l) && victimGuilds.includes(String(l['guild'])) && Date.parse(String(l['time'])) >= killedAt));
     const firstLive = Math.min(...lives.map((l) => Date.parse(String(l['time'])))) - killedAt;
     console.info(`failover of ${victimGuilds.length} guilds took ${tookMs} ms (TTL ${TTL}; first guild live after ${firstLive} ms; restore+replay per guild p50 ${percentile(lives.map((l) => Number(l['ms'])), 50)} ms); re-applied after an abandoned epoch: ${h.reappliedAfterKill}`);
