@@ -140,6 +140,15 @@ function applyWal(dbPath: string, wal: Buffer, index: number): void {
 }
 
 /**
+ * Remove what a read into `outPath` leaves behind: its tmp file with that file's WAL and shm and,
+ * with `andOutput`, `outPath` itself (a reader thread that died mid-read).
+ */
+export function removeReadOutput(outPath: string, andOutput = true): void {
+  const tmp = `${outPath}.tmp`;
+  for (const f of [...(andOutput ? [outPath] : []), tmp, `${tmp}-wal`, `${tmp}-shm`]) rmSync(f, { force: true });
+}
+
+/**
  * Restore the newest state of the replica at `replicaDir` into a new file at `outPath` (which must
  * not exist). Throws FileReplicaReadError when the replica is not what this reader expects.
  */
@@ -168,7 +177,7 @@ export function restoreFromFileReplica(replicaDir: string, outPath: string): Fil
     }
     renameSync(tmp, outPath);
   } catch (err) {
-    for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) rmSync(f, { force: true });
+    removeReadOutput(outPath, false);
     if (err instanceof FileReplicaReadError) throw err;
     throw new FileReplicaReadError(`${replicaDir}: ${err instanceof Error ? err.message : String(err)}`);
   }

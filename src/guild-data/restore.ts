@@ -11,7 +11,7 @@ import type { DataEpochStore } from './data-epoch.js';
 import { RestoreError } from './errors.js';
 import type { GuildDatabases } from './guild-databases.js';
 import type { GuildDb } from './guild-db.js';
-import type { FileReplicaRestore } from './file-replica-restore.js';
+import { removeReadOutput, type FileReplicaRestore } from './file-replica-restore.js';
 import { failureDetail } from './litestream-bin.js';
 import { checkCandidate, moveAside, placeFile } from './local-files.js';
 import { assertGuildId } from './paths.js';
@@ -124,7 +124,7 @@ async function restore(deps: RestoreDeps, guildId: string, epoch: number, store:
         } catch (err) {
           logger.warn({ dataEpoch, err }, 'reading the replica directly failed; restoring with the litestream binary');
           // A reader thread that died may have left its partial output behind.
-          for (const f of [scratch, `${scratch}.tmp`, `${scratch}.tmp-wal`, `${scratch}.tmp-shm`]) rmSync(f, { force: true });
+          removeReadOutput(scratch);
         }
       }
       mark('read');
