@@ -36,12 +36,14 @@ export interface LeaseholdClusterOptions {
 // The built CLI beside the built benchmark (test/helpers/cli.ts resolves it from the sources).
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
-// LH_BENCH_CPU_PROF=DIR: every role writes a V8 CPU profile there when it exits (a post-mortem of a slow run).
+// LH_BENCH_CPU_PROF=DIR: every role writes V8 CPU profiles to DIR/<role>/ when it exits, one per
+// thread (Node's default names carry pid and thread id; a fixed name would let the replica-read
+// workers overwrite the main thread's profile).
 const prof = process.env['LH_BENCH_CPU_PROF'];
 
 /** A role process whose JSON log also goes to `logFile` (read it while a run is slow). */
 function startRole(name: string, args: string[], env: Record<string, string>, logFile: string): RoleProcess {
-  const node = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name}-\${pid}.cpuprofile`] : [];
+  const node = prof ? ['--cpu-prof', `--cpu-prof-dir=${join(prof, name)}`] : [];
   const child = spawn(process.execPath, [...node, CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const out = createWriteStream(logFile, { flags: 'a' });
   child.stdout.on('data', (chunk: Buffer) => out.write(chunk));
